@@ -1,0 +1,1 @@
+"""Backends: ONNX emission, onnxruntime execution, Graphviz rendering."""

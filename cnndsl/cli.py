@@ -1,0 +1,191 @@
+"""The `cnndsl` command: parse arguments, call the library, print diagnostics, exit.
+
+Exit codes: 0 success, 1 errors in the program, 2 bad command line or
+unreadable file, 3 internal error (traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import __version__
+from .errors import SOURCES, CnnError, render
+
+EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+ISSUES_URL = "https://github.com/cnndsl/cnndsl/issues"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args) or EXIT_OK
+    except CnnError as exc:
+        _print_diagnostics(exc.diagnostics, args)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cnndsl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if args.debug:
+            raise
+        print(
+            f"cnndsl: internal error: {type(exc).__name__}: {exc}\n"
+            f"This is a bug in cnndsl {__version__}; please report it at {ISSUES_URL} "
+            "with the command and file (rerun with --debug for the traceback).",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    common.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour diagnostics")
+    common.add_argument(
+        "--diagnostics", choices=("text", "json"), default="text", help="how errors and warnings are printed on stderr"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="cnndsl", parents=[common], description="A declarative language and compiler for convolutional networks."
+    )
+    parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    program = argparse.ArgumentParser(add_help=False, parents=[common])
+    program.add_argument("file", help="a .cnn program")
+    program.add_argument("--network", metavar="NAME", help="which network of the file (when it has several)")
+    program.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override a network parameter, e.g. --set classes=10 (repeatable)",
+    )
+
+    check = commands.add_parser("check", parents=[program], help="report errors only")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    check.set_defaults(run=_check)
+
+    report = commands.add_parser("report", parents=[program], help="shapes, parameters, cost and receptive fields")
+    report.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
+    report.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
+    report.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
+    report.set_defaults(run=_report)
+
+    compile_ = commands.add_parser("compile", parents=[program], help="emit an ONNX model")
+    compile_.add_argument("-o", "--output", metavar="MODEL.onnx", help="default: the network's name + .onnx")
+    compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
+    compile_.set_defaults(run=_backend("onnx"))
+
+    render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz)")
+    render_.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot")
+    render_.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
+    render_.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
+    render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
+    render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
+    render_.set_defaults(run=_backend("render"))
+
+    run = commands.add_parser("run", parents=[common], help="run a .cnn or .onnx model with onnxruntime")
+    run.add_argument("file", help="a .cnn program or an .onnx model")
+    run.add_argument("--network", metavar="NAME")
+    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="overrides")
+    run.add_argument("--input", metavar="PATH", help=".npy array or an image file (default: random input)")
+    run.add_argument("--batch", type=int, default=1, help="batch size of the random input")
+    run.add_argument("--bench", type=int, metavar="N", default=0, help="time N runs: median, p90, throughput")
+    run.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(run=_backend("runtime"))
+    return parser
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the depth must be 0 or more")
+    return value
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+def load_network(args):
+    """Compile the network the command line names (warnings go to stderr)."""
+    from .network import load, parse_overrides
+
+    network = load(args.file, args.network, parse_overrides(args.overrides))
+    _print_diagnostics(network.warnings, args)
+    return network
+
+
+def _check(args) -> int:
+    if args.format == "json":
+        args.diagnostics = "json"
+    network = load_network(args)
+    if args.diagnostics == "text":
+        print(f"{args.file}: ok: network {network.name}, {len(network.graph)} nodes", file=sys.stderr)
+    return EXIT_OK
+
+
+def _report(args) -> int:
+    network = load_network(args)
+    text = network.report(args.format, args.depth, colour=args.output is None and _colour(args, sys.stdout))
+    if args.output:
+        from .files import write_text
+
+        write_text(args.output, text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _backend(name: str):
+    def run(args) -> int:
+        import importlib
+
+        module = importlib.import_module(f"cnndsl.backends.{name}")
+        return module.command(args)
+
+    return run
+
+
+# -- diagnostics -------------------------------------------------------------------------
+
+
+def _colour(args, stream) -> bool:
+    if args.color != "auto":
+        return args.color == "always"
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _print_diagnostics(diagnostics, args) -> None:
+    if not diagnostics:
+        return
+    if getattr(args, "diagnostics", "text") == "json":
+        print(json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, indent=2), file=sys.stderr)
+        return
+    colour = _colour(args, sys.stderr)
+    blocks = [render(d, SOURCES, colour) for d in diagnostics]
+    errors = sum(d.severity == "error" for d in diagnostics)
+    if errors > 1:
+        blocks.append(f"{errors} errors")
+    print("\n\n".join(blocks), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

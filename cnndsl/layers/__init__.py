@@ -1,0 +1,10 @@
+"""Layer kinds, one class each, registered by their source name in :data:`LAYERS`."""
+
+from . import activation, conv, dense, merge, norm, pool, shape  # noqa: F401  (registration)
+from .args import Arg, ArgError
+from .base import LAYERS, Layer, ShapeError, format_shape
+from .shape import Input
+
+MERGES = ("concat", "add", "mul")
+
+__all__ = ["LAYERS", "MERGES", "Arg", "ArgError", "Input", "Layer", "ShapeError", "format_shape"]

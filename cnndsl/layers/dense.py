@@ -1,0 +1,55 @@
+"""Fully connected layers and flattening: `dense`, `flatten`."""
+
+from __future__ import annotations
+
+from .args import Arg, boolean, integer
+from .base import Layer, register, require_flat
+from .conv import LEARNABLE_ARGS
+
+
+@register
+class Dense(Layer):
+    kind = "dense"
+    family = "dense"
+    learnable = True
+    doc = "fully connected layer; the input must be flat"
+    arguments = (Arg("out", integer()), Arg("bias", boolean, True), *LEARNABLE_ARGS)
+
+    @property
+    def trainable(self) -> bool:
+        return self.attrs.get("trainable") is not False
+
+    def output_shape(self, shapes):
+        require_flat(shapes[0], self.kind)
+        return ("N", self.attrs["out"])
+
+    def parameters(self, shapes, out):
+        return shapes[0][1] * out[1] + (out[1] if self.attrs["bias"] else 0)
+
+    def macs(self, shapes, out):
+        return shapes[0][1] * out[1]
+
+    def flops(self, shapes, out):
+        return 2 * self.macs(shapes, out) - (0 if self.attrs["bias"] else out[1])
+
+    def field(self, fields, shapes, out):
+        return None
+
+    def label(self) -> str:
+        return f"dense {self.attrs['out']}"
+
+
+@register
+class Flatten(Layer):
+    kind = "flatten"
+    family = "shape"
+    doc = "[N, C, H, W] to [N, C*H*W]"
+
+    def output_shape(self, shapes):
+        size = 1
+        for d in shapes[0][1:]:
+            size *= d
+        return ("N", size)
+
+    def field(self, fields, shapes, out):
+        return None

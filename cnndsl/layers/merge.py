@@ -1,0 +1,76 @@
+"""Merges of branches: `concat`, `add`, `mul` (each a node with two or more inputs)."""
+
+from __future__ import annotations
+
+from ..fields import union
+from .base import Layer, ShapeError, elements, format_shape, register
+
+
+class _Merge(Layer):
+    family = "merge"
+    arity = None
+
+    def field(self, fields, shapes, out):
+        return union(fields)
+
+    def flops(self, shapes, out):
+        return (len(shapes) - 1) * elements(out)
+
+
+def _disagree(kind: str, shapes, i: int, what: str, hint: str = ""):
+    return ShapeError(
+        f"`{kind}` branches disagree{what}: {format_shape(shapes[0])} vs {format_shape(shapes[i])}",
+        hint,
+        {0: f"this branch gives {format_shape(shapes[0])}", i: f"this one gives {format_shape(shapes[i])}"},
+    )
+
+
+@register
+class Concat(_Merge):
+    kind = "concat"
+    doc = "joins branches along the channels"
+
+    def output_shape(self, shapes):
+        first = shapes[0]
+        for i, shape in enumerate(shapes[1:], 1):
+            if len(shape) != len(first) or shape[2:] != first[2:]:
+                raise _disagree(
+                    "concat",
+                    shapes,
+                    i,
+                    " on spatial size" if len(shape) == len(first) else " on rank",
+                    "concatenated branches must have the same height and width",
+                )
+        return (first[0], sum(s[1] for s in shapes), *first[2:])
+
+    def flops(self, shapes, out):
+        return 0
+
+
+@register
+class Add(_Merge):
+    kind = "add"
+    doc = "element-wise sum; shapes must match exactly"
+
+    def output_shape(self, shapes):
+        for i, shape in enumerate(shapes[1:], 1):
+            if shape != shapes[0]:
+                raise _disagree("add", shapes, i, "", "use residual(shortcut=project) to add a 1x1 projection")
+        return shapes[0]
+
+
+@register
+class Mul(_Merge):
+    kind = "mul"
+    doc = "element-wise product, broadcasting size-1 dimensions (squeeze-and-excitation)"
+
+    def output_shape(self, shapes):
+        out = list(shapes[0])
+        for i, shape in enumerate(shapes[1:], 1):
+            if len(shape) != len(out):
+                raise _disagree("mul", shapes, i, " on rank")
+            for axis, (a, b) in enumerate(zip(out, shape)):
+                if a != b and 1 not in (a, b):
+                    raise _disagree("mul", shapes, i, "", "dimensions must match or be 1 to broadcast")
+                out[axis] = b if a == 1 else a
+        return tuple(out)

@@ -1,0 +1,66 @@
+"""Normalisation and regularisation: `bn`, `lrn`, `dropout`."""
+
+from __future__ import annotations
+
+from .args import Arg, integer, number
+from .base import Layer, ShapeError, elements, register
+from .conv import LEARNABLE_ARGS
+
+
+@register
+class BatchNorm(Layer):
+    kind = "bn"
+    family = "norm"
+    learnable = True
+    doc = "batch normalization, inference form: scale and shift learnable, running mean and variance are state"
+    arguments = (Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon"), *LEARNABLE_ARGS)
+
+    @property
+    def trainable(self) -> bool:
+        return self.attrs.get("trainable") is not False
+
+    def output_shape(self, shapes):
+        if len(shapes[0]) < 2:
+            raise ShapeError(f"`bn` needs channels, got {shapes[0]}")
+        return shapes[0]
+
+    def parameters(self, shapes, out):
+        return 2 * shapes[0][1]
+
+    def state(self, shapes, out):
+        return 2 * shapes[0][1]
+
+    def flops(self, shapes, out):  # folded to one multiply and one add per element
+        return 2 * elements(out)
+
+
+@register
+class LocalResponseNorm(Layer):
+    kind = "lrn"
+    family = "norm"
+    doc = "local response normalization across channels (AlexNet)"
+    arguments = (
+        Arg("size", integer(1), 5),
+        Arg("alpha", number(), 1e-4),
+        Arg("beta", number(), 0.75),
+        Arg("k", number(), 2.0, attr="bias"),
+    )
+
+    def output_shape(self, shapes):
+        if len(shapes[0]) != 4:
+            raise ShapeError(f"`lrn` needs an image [N, C, H, W], got {list(shapes[0])}")
+        return shapes[0]
+
+    def flops(self, shapes, out):  # square and sum `size` neighbours, then scale, power and divide
+        return elements(out) * (2 * self.attrs["size"] + 3)
+
+
+@register
+class Dropout(Layer):
+    kind = "dropout"
+    family = "regularization"
+    doc = "dropout; kept in the graph, inactive at inference"
+    arguments = (Arg("p", number(0.0, 1.0), 0.5, attr="ratio"),)
+
+    def label(self) -> str:
+        return f"dropout {self.attrs['ratio']:g}"

@@ -1,0 +1,165 @@
+"""Source files -> a :class:`Program`: read with limits, parse, follow imports.
+
+Imports are resolved relative to the importing file, then in the bundled
+`architectures/` folder. Every definition is checked for duplicates across files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import syntax as syn
+from .errors import SOURCES, CnnError, Collector, Label, Span, error, usage_error
+from .parser import parse
+
+MAX_FILE_BYTES = 1_000_000
+MAX_IMPORT_DEPTH = 32
+_HERE = Path(__file__).resolve().parent
+ARCHITECTURE_DIRS = (_HERE / "_bundled" / "architectures", _HERE.parent / "architectures")
+
+
+@dataclass
+class Program:
+    """All definitions reachable from one main file, and the text of every source."""
+
+    main: str
+    sources: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, syn.Definition] = field(default_factory=dict)
+    networks: dict[str, syn.Definition] = field(default_factory=dict)
+    main_networks: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes, file: str) -> str:
+    """Bytes of a source file -> text, rejecting binary and non-UTF-8 input."""
+    if len(data) > MAX_FILE_BYTES:
+        raise error(
+            "E0003",
+            f"the file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}",
+            Span(file, 1, 1),
+            hint="split it into files joined with `import`",
+        )
+    if b"\0" in data[:8192]:
+        raise error("E0004", "this is a binary file, not a .cnn program", Span(file, 1, 1))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(
+            "E0005",
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            Span(file, line, column),
+            hint="save the file as UTF-8",
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def read_source(path: str) -> str:
+    try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            return decode(b" " * (MAX_FILE_BYTES + 1), path)  # raises the size error
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise usage_error(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise usage_error(f"{path} is a directory, not a .cnn file") from None
+    except OSError as exc:
+        raise usage_error(f"cannot read {path}: {exc.strerror}") from None
+    return decode(data, path)
+
+
+def load_program(path: str | None = None, text: str | None = None, name: str = "<string>") -> Program:
+    """Read, parse and import everything the main file needs."""
+    main = path if path is not None else name
+    program = Program(main)
+    text = read_source(main) if text is None else decode(text.encode("utf-8", "surrogatepass"), main)
+    program.sources[main] = SOURCES[main] = text
+    errors = Collector()
+    module = parse(text, main)
+    _load(program, module, errors, stack=(str(Path(main).resolve()) if path else main,))
+    program.main_networks = [d.name for d in module.definitions if d.kind == "network"]
+    errors.raise_if_any()
+    return program
+
+
+def _load(program: Program, module: syn.Module, errors: Collector, stack: tuple) -> None:
+    for imp in module.imports:
+        try:
+            _import(program, imp, errors, stack)
+        except CnnError as exc:
+            errors.add(exc)
+    for definition in module.definitions:
+        _define(program, definition, errors)
+
+
+def _import(program: Program, imp: syn.Import, errors: Collector, stack: tuple) -> None:
+    path = _resolve(imp)
+    key = str(path)
+    if key in stack:
+        raise error(
+            "E0012",
+            f'import cycle: "{imp.path}" imports this file again',
+            imp.span,
+            hint="move the shared blocks into a file that imports neither",
+        )
+    if len(stack) > MAX_IMPORT_DEPTH:
+        raise error("E0013", f"imports nested deeper than {MAX_IMPORT_DEPTH} files", imp.span)
+    if any(str(Path(f).resolve()) == key for f in program.sources if Path(f).exists()):
+        return  # already loaded through another import
+    display = _display(path)
+    text = decode(path.read_bytes(), display)
+    program.sources[display] = SOURCES[display] = text
+    _load(program, parse(text, display), errors, stack + (key,))
+
+
+def _resolve(imp: syn.Import) -> Path:
+    here = Path(imp.span.file).resolve().parent if Path(imp.span.file).exists() else Path.cwd()
+    candidates = [here / imp.path] + [d / imp.path for d in ARCHITECTURE_DIRS]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise error(
+        "E0011",
+        f'cannot find the imported file "{imp.path}"',
+        imp.span,
+        hint=f"looked in {here} and in the bundled architectures/",
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _define(program: Program, definition: syn.Definition, errors: Collector) -> None:
+    table = program.blocks if definition.kind == "block" else program.networks
+    other = program.networks if definition.kind == "block" else program.blocks
+    previous = table.get(definition.name) or other.get(definition.name)
+    if previous is not None:
+        errors.add(
+            error(
+                "E0201",
+                f"`{definition.name}` is defined twice",
+                definition.name_span,
+                label="defined again here",
+                notes=[Label(previous.name_span, "first defined here")],
+                hint="rename one of them",
+            )
+        )
+        return
+    from .layers import LAYERS
+
+    if definition.name in LAYERS:
+        errors.add(
+            error(
+                "E0202",
+                f"`{definition.name}` is a built-in layer and cannot be redefined",
+                definition.name_span,
+                hint=f"call the {definition.kind} something else",
+            )
+        )
+        return
+    table[definition.name] = definition

@@ -1,0 +1,593 @@
+"""Syntax -> graph: resolve names, bind arguments, expand blocks and repeats.
+
+One value flows from statement to statement. A statement that fails is
+reported and its result becomes *poisoned* (``None``): later statements still
+check their own arguments, but nothing that depends on the failed value raises
+again, so one mistake gives one error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import syntax as syn
+from .errors import CnnError, Collector, Label, Span, did_you_mean, error
+from .evaluate import Poisoned, Scope, evaluate
+from .graph import BlockInstance, Graph, Node, Value
+from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
+from .layers.args import REQUIRED, choice
+from .loader import Program
+from .passes.shapes import infer
+
+MAX_NODES = 1_000_000
+MAX_BLOCK_DEPTH = 64
+CONSTRUCTS = ("concat", "add", "mul", "residual", "frozen")
+START = object()  # the current value before a network's first input
+
+
+@dataclass(frozen=True)
+class Env:
+    """Where a statement is lowered: names, the block's input, the node-name scope."""
+
+    variables: dict
+    tensors: dict  # bound name -> node name (None when poisoned)
+    block_input: object = START
+    scope: tuple = ()
+    frozen: bool = False
+    stack: tuple = ()  # blocks being expanded, for the recursion check
+    in_block: bool = False
+
+    def expressions(self, graph: Graph) -> Scope:
+        shape = None
+        if self.in_block and self.block_input not in (None, START):
+            shape = graph[self.block_input].shape
+        return Scope(self.variables, self.tensors, shape, self.in_block)
+
+
+def lower(program: Program, network: str, overrides: dict | None = None) -> Graph:
+    """Expand network `network` of `program` into a :class:`Graph` with shapes."""
+    return _Lowering(program).network(program.networks[network], overrides or {})
+
+
+class _Lowering:
+    def __init__(self, program: Program):
+        self.program = program
+        self.errors = Collector()
+        self.counters: dict[tuple, int] = {}
+        self.graph: Graph | None = None
+
+    # -- network ----------------------------------------------------------------------
+    def network(self, definition: syn.Definition, overrides: dict) -> Graph:
+        self.graph = Graph(definition.name)
+        variables = self._network_parameters(definition, overrides)
+        env = Env(variables, {})
+        current = self.body(definition.body, START, env)
+        self._finish_outputs(definition, current, env)
+        self.errors.raise_if_any()
+        return self.graph
+
+    def _network_parameters(self, definition, overrides: dict) -> dict:
+        names = {p.name for p in definition.params}
+        for name, (_, span) in overrides.items():
+            if name not in names:
+                self.errors.add(
+                    error(
+                        "E0230",
+                        f"network `{definition.name}` has no parameter `{name}`",
+                        span,
+                        hint=did_you_mean(name, names) or f"parameters: {', '.join(names) or 'none'}",
+                    )
+                )
+        variables = {}
+        for param in definition.params:
+            if param.name in overrides:
+                variables[param.name] = overrides[param.name][0]
+            elif param.default is not None:
+                variables[param.name] = self._try(lambda p=param: evaluate(p.default, Scope(variables, {})))
+            else:
+                self.errors.add(
+                    error(
+                        "E0231",
+                        f"network parameter `{param.name}` has no value",
+                        param.span,
+                        hint=f"give it a default or pass --set {param.name}=VALUE",
+                    )
+                )
+        return variables
+
+    def _finish_outputs(self, definition, current, env) -> None:
+        graph = self.graph
+        if not graph.inputs and not self.errors.diagnostics:
+            raise error(
+                "E0232",
+                f"network `{definition.name}` has no input",
+                definition.name_span,
+                hint="declare one: `input image: [3, 224, 224]`",
+            )
+        if not graph.outputs and current not in (None, START):
+            graph.outputs["output"] = current
+            graph.values["output"] = Value("output", current, graph[current].span)
+
+    # -- statements ---------------------------------------------------------------------
+    def body(self, statements, current, env: Env):
+        for statement in statements:
+            try:
+                current = self.statement(statement, current, env)
+            except CnnError as exc:
+                self.errors.add(exc)
+                current = None
+            except Poisoned:
+                current = None
+        return current
+
+    def statement(self, stmt, current, env: Env):
+        kind = type(stmt)
+        if kind is syn.Chain:
+            return self.chain(stmt, current, env)
+        if kind is syn.Bind:
+            value = self.chain(stmt.chain, current, env)
+            self.bind(stmt.name, stmt.name_span, value, env)
+            return value
+        if kind is syn.Input:
+            return self.input(stmt, env)
+        if kind is syn.Output:
+            return self.output(stmt, current, env)
+        raise AssertionError(stmt)
+
+    def input(self, stmt: syn.Input, env: Env):
+        if env.in_block:
+            raise error(
+                "E0224", "`input` is only allowed in a network", stmt.span, hint="a block receives its input as `in`"
+            )
+        shape = evaluate(stmt.shape, env.expressions(self.graph))
+        dims = shape if isinstance(shape, list) else [shape]
+        if len(dims) not in (1, 3) or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
+            raise error(
+                "E0301",
+                f"an input shape is [channels, height, width] or [features] of positive integers, got {shape}",
+                stmt.shape.span,
+            )
+        self._check_new_name(stmt.name, stmt.name_span, env)
+        if stmt.name in self.graph:
+            raise error("E0233", f"`{stmt.name}` is already the name of a node", stmt.name_span)
+        layer = Input({"shape": tuple(dims)})
+        node = Node(stmt.name, layer, (), stmt.span, env.scope, shape=layer.output_shape([]))
+        self.graph.add(node)
+        self.graph.inputs.append(stmt.name)
+        self.bind(stmt.name, stmt.name_span, stmt.name, env)
+        return stmt.name
+
+    def output(self, stmt: syn.Output, current, env: Env):
+        if env.in_block:
+            raise error(
+                "E0224",
+                "`output` is only allowed in a network",
+                stmt.span,
+                hint="bind the value to a name instead, or return it as the block's last value",
+            )
+        if stmt.name in self.graph.outputs:
+            raise error("E0225", f"output `{stmt.name}` is declared twice", stmt.name_span)
+        if stmt.chain is None:
+            value = self._reference(stmt.name, stmt.name_span, env)
+        else:
+            value = self.chain(stmt.chain, current, env)
+            self.bind(stmt.name, stmt.name_span, value, env)
+        if value is not None:
+            self.graph.outputs[stmt.name] = value
+            self.graph.values[stmt.name] = Value(stmt.name, value, stmt.name_span)
+        return value
+
+    def bind(self, name: str, span: Span, value, env: Env) -> None:
+        self._check_new_name(name, span, env)
+        env.tensors[name] = value
+        if value is not None:
+            key = "/".join((*env.scope, name))
+            self.graph.values[key] = Value(key, value, span)
+
+    def _check_new_name(self, name: str, span: Span, env: Env) -> None:
+        if name in LAYERS or name in CONSTRUCTS or name in self.program.blocks:
+            what = "block" if name in self.program.blocks else "layer"
+            raise error(
+                "E0221",
+                f"the name `{name}` shadows the {what} `{name}`",
+                span,
+                hint="choose another name; a bound name may not hide a layer or block",
+            )
+        if name in env.variables:
+            raise error("E0221", f"the name `{name}` shadows the parameter `{name}`", span, hint="choose another name")
+
+    def _reference(self, name: str, span: Span, env: Env):
+        if name in env.tensors:
+            return env.tensors[name]
+        names = list(env.tensors)
+        raise error("E0220", f"`{name}` is not defined", span, hint=did_you_mean(name, names))
+
+    # -- chains and terms ---------------------------------------------------------------
+    def chain(self, chain: syn.Chain, current, env: Env):
+        terms = chain.terms
+        first = terms[0]
+        if type(first) is syn.Call and first.name in env.tensors and not first.has_parens and first.body is None:
+            current, terms = env.tensors[first.name], terms[1:]
+        for term in terms:
+            current = self.term(term, current, env)
+        return current
+
+    def term(self, term, current, env: Env):
+        kind = type(term)
+        if kind is syn.BlockInput:
+            if not env.in_block:
+                raise error("E0308", "`in` is only defined inside a block", term.span)
+            return env.block_input
+        if kind is syn.Repeat:
+            return self.repeat(term, current, env)
+        name = term.name
+        if name in env.tensors:
+            raise error(
+                "E0234",
+                f"`{name}` is a value; a chain can only start from it",
+                term.name_span,
+                hint=f"start a new statement: `{name} -> …`",
+            )
+        if name in MERGES and term.body is not None:
+            return self.merge(term, current, env)
+        if name == "residual":
+            return self.residual(term, current, env)
+        if name == "frozen":
+            self._no_args(term)
+            return self.body(self._need_body(term), current, replace(env, frozen=True))
+        if name in self.program.blocks:
+            return self.block_call(term, current, env)
+        if name in LAYERS:
+            return self.layer(term, current, env)
+        raise self._unknown(term, env)
+
+    def _unknown(self, term: syn.Call, env: Env) -> CnnError:
+        if term.name in self.program.networks:
+            return error(
+                "E0226",
+                f"`{term.name}` is a network; only blocks can be called",
+                term.name_span,
+                hint=f"declare it as `block {term.name}` to reuse it",
+            )
+        known = [*LAYERS, *CONSTRUCTS, *self.program.blocks, *env.tensors]
+        hint = did_you_mean(term.name, known)
+        if not hint and term.name in ("input", "output"):
+            hint = f"`{term.name}` starts a statement of its own"
+        return error("E0210", f"unknown layer or block `{term.name}`", term.name_span, hint=hint)
+
+    def _need_input(self, current, term):
+        if current is START:
+            raise error(
+                "E0223",
+                f"`{term.name}` has no input value yet",
+                term.name_span,
+                hint="declare the network's input first: `input image: [3, 224, 224]`",
+            )
+        return current
+
+    def _need_body(self, term: syn.Call):
+        if term.body is None:
+            raise error("E0217", f"`{term.name}` needs a body in braces: `{term.name} {{ … }}`", term.span)
+        return term.body
+
+    def _no_args(self, term: syn.Call):
+        if term.args:
+            raise error("E0214", f"`{term.name}` takes no arguments", term.args[0].span)
+
+    # -- layers ---------------------------------------------------------------------------
+    def layer(self, term: syn.Call, current, env: Env, cls=None):
+        cls = cls or LAYERS[term.name]
+        if term.body is not None:
+            raise error("E0216", f"`{term.name}` takes no body", term.span)
+        layer = self.bind_args(cls, term, env)
+        if cls.arity is None:
+            raise error("E0217", f"`{term.name}` merges branches: write `{term.name} {{ branch; branch }}`", term.span)
+        current = self._need_input(current, term)
+        return self.add_node(term.name, layer, [current], term.span, env)
+
+    def add_node(self, base: str, layer: Layer, inputs: list, span: Span, env: Env, input_spans=None, scope=None):
+        if any(i is None for i in inputs):
+            return None
+        graph = self.graph
+        if len(graph) >= MAX_NODES:
+            raise error(
+                "E0602", f"the network expands to more than {MAX_NODES:,} nodes", span, hint="reduce the repeat counts"
+            )
+        scope = env.scope if scope is None else scope
+        name = self._fresh_name(scope, base)
+        shape = infer(layer, [graph[i].shape for i in inputs], span, input_spans)
+        graph.add(Node(name, layer, tuple(inputs), span, scope, env.frozen, shape=shape))
+        return name
+
+    def _fresh_name(self, scope: tuple, base: str) -> str:
+        while True:
+            count = self.counters.get((scope, base), 0) + 1
+            self.counters[(scope, base)] = count
+            name = "/".join((*scope, f"{base}{count}"))
+            if name not in self.graph:
+                return name
+
+    def bind_args(self, cls, term: syn.Call, env: Env) -> Layer:
+        """Match a call's arguments to the layer's spec and convert them."""
+        spec = {a.name: a for a in cls.arguments}
+        errors, attrs, given = Collector(), {}, {}
+        scope = env.expressions(self.graph)
+        for position, arg in enumerate(term.args):
+            try:
+                target = self._arg_target(cls, term, arg, position, spec, given)
+                given[target.name] = arg
+                attrs[target.key] = self._convert(cls, target, evaluate(arg.value, scope), arg)
+            except CnnError as exc:
+                errors.add(exc)
+        for target in cls.arguments:
+            if target.name not in given:
+                if target.default is REQUIRED:
+                    errors.add(self._missing(cls, target, term))
+                else:
+                    attrs[target.key] = _default(cls, target)
+        errors.raise_if_any()
+        layer = cls(attrs)
+        self._check_layer(layer, term, given)
+        return layer
+
+    def _arg_target(self, cls, term, arg, position, spec, given):
+        if arg.name is None:
+            if any(a.name is not None for a in term.args[:position]):
+                raise error("E0215", "a positional argument follows a keyword argument", arg.span)
+            if position >= len(cls.arguments):
+                most = len(cls.arguments)
+                raise error(
+                    "E0214",
+                    f"`{term.name}` takes {'no arguments' if not most else f'at most {most}'}, got {len(term.args)}",
+                    arg.span,
+                    hint=_signature(cls, term.name),
+                )
+            return cls.arguments[position]
+        if arg.name not in spec:
+            hint = did_you_mean(arg.name, spec) or _signature(cls, term.name)
+            raise error("E0211", f"`{term.name}` has no argument `{arg.name}`", arg.span, hint=hint)
+        if arg.name in given:
+            raise error(
+                "E0213",
+                f"argument `{arg.name}` is given twice",
+                arg.span,
+                notes=[Label(given[arg.name].span, "first given here")],
+            )
+        return spec[arg.name]
+
+    @staticmethod
+    def _convert(cls, target, value, arg):
+        try:
+            return target.convert(value)
+        except ArgError as exc:
+            raise error(
+                "E0301", f"`{cls.kind}` argument `{target.name}`: {exc.message}", arg.value.span, hint=exc.hint
+            ) from None
+
+    @staticmethod
+    def _missing(cls, target, term):
+        return error(
+            "E0212",
+            f"`{term.name}` is missing its argument `{target.name}`",
+            term.span,
+            hint=_signature(cls, term.name),
+        )
+
+    @staticmethod
+    def _check_layer(layer, term, given) -> None:
+        check = getattr(layer, "check", None)
+        if check is None:
+            return
+        try:
+            check()
+        except ArgError as exc:
+            arg = given.get(getattr(exc, "arg", ""))
+            span = arg.value.span if arg else term.span
+            raise error("E0301", f"`{term.name}`: {exc.message}", span, hint=exc.hint) from None
+
+    # -- merges, residuals, blocks, repeats ---------------------------------------------------------
+    def merge(self, term: syn.Call, current, env: Env):
+        self._no_args(term)
+        current = self._need_input(current, term)
+        outputs, spans = [], []
+        for stmt in term.body:
+            try:
+                outputs.append(self.statement(stmt, current, env))
+            except CnnError as exc:
+                self.errors.add(exc)
+                outputs.append(None)
+            except Poisoned:
+                outputs.append(None)
+            spans.append(stmt.span)
+        if len(outputs) < 2:
+            raise error(
+                "E0218",
+                f"`{term.name}` needs at least two branches, got {len(outputs)}",
+                term.span,
+                hint="write one branch per line inside the braces",
+            )
+        return self.add_node(term.name, LAYERS[term.name]({}), outputs, term.span, env, spans)
+
+    def residual(self, term: syn.Call, current, env: Env):
+        current = self._need_input(current, term)
+        body = self._need_body(term)
+        shortcut = self._residual_shortcut(term, env)
+        out = self.body(body, current, env)
+        if out is None or current is None:
+            return None
+        short, short_span = current, term.span
+        if shortcut == "project":
+            short = self._projection(term, current, out, env)
+        body_span = (
+            Span(
+                term.span.file, body[0].span.line, body[0].span.column, body[-1].span.end_line, body[-1].span.end_column
+            )
+            if body
+            else term.span
+        )
+        return self.add_node("residual", LAYERS["add"]({}), [out, short], term.span, env, [body_span, short_span])
+
+    def _residual_shortcut(self, term, env) -> str:
+        convert = choice("identity", "project")
+        shortcut = "identity"
+        for position, arg in enumerate(term.args):
+            if arg.name not in (None, "shortcut") or position > 0:
+                raise error(
+                    "E0211",
+                    f"`residual` has no argument `{arg.name or position + 1}`",
+                    arg.span,
+                    hint="residual takes one argument: shortcut=identity or shortcut=project",
+                )
+            try:
+                shortcut = convert(evaluate(arg.value, env.expressions(self.graph)))
+            except ArgError as exc:
+                raise error(
+                    "E0301", f"`residual` argument `shortcut`: {exc.message}", arg.value.span, hint=exc.hint
+                ) from None
+        return shortcut
+
+    def _projection(self, term, current, out, env):
+        """`shortcut=project`: conv 1x1 with the stride that matches the body, then bn."""
+        source, target = self.graph[current].shape, self.graph[out].shape
+        if len(source) != 4 or len(target) != 4:
+            raise error("E0402", "a projection shortcut needs images on both sides", term.span)
+        strides = []
+        for a, b in zip(source[2:], target[2:]):
+            stride = -(-a // b)
+            if (a - 1) // stride + 1 != b:
+                raise error(
+                    "E0403",
+                    f"no 1x1 stride maps {format_shape(source)} to {format_shape(target)}",
+                    term.span,
+                    hint="the body must keep or divide the spatial size",
+                )
+            strides.append(stride)
+        conv = LAYERS["conv"](
+            _default_attrs(LAYERS["conv"], out=target[1], kernel_shape=(1, 1), strides=tuple(strides), bias=False)
+        )
+        name = self.add_node("shortcut_conv", conv, [current], term.span, env)
+        return self.add_node("shortcut_bn", LAYERS["bn"](_default_attrs(LAYERS["bn"])), [name], term.span, env)
+
+    def block_call(self, term: syn.Call, current, env: Env):
+        definition = self.program.blocks[term.name]
+        if term.name in env.stack:
+            raise error(
+                "E0222",
+                f"block `{term.name}` calls itself",
+                term.name_span,
+                notes=[Label(definition.name_span, "defined here")],
+                hint="blocks are expanded at compile time; use `repeat` for repetition",
+            )
+        if len(env.stack) >= MAX_BLOCK_DEPTH:
+            raise error("E0603", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", term.span)
+        if term.body is not None:
+            raise error("E0216", f"block `{term.name}` takes no body", term.span)
+        current = self._need_input(current, term)
+        variables = self._block_arguments(definition, term, env)
+        count = self.counters.get((env.scope, term.name), 0) + 1
+        self.counters[(env.scope, term.name)] = count
+        path = (*env.scope, f"{term.name}{count}")
+        self.graph.blocks[path] = BlockInstance(path, term.name, term.span)
+        inner = Env(variables, {}, current, path, env.frozen, (*env.stack, term.name), True)
+        return self.body(definition.body, current, inner)
+
+    def _block_arguments(self, definition: syn.Definition, term: syn.Call, env: Env) -> dict:
+        params = {p.name: p for p in definition.params}
+        order = [p.name for p in definition.params]
+        scope, values, errors = env.expressions(self.graph), {}, Collector()
+        for position, arg in enumerate(term.args):
+            try:
+                name = self._block_arg_name(definition, term, arg, position, order, params, values)
+                values[name] = evaluate(arg.value, scope)
+            except CnnError as exc:
+                errors.add(exc)
+        for param in definition.params:
+            if param.name in values:
+                continue
+            if param.default is None:
+                errors.add(
+                    error(
+                        "E0212",
+                        f"block `{definition.name}` is missing its argument `{param.name}`",
+                        term.span,
+                        notes=[Label(param.span, "declared here")],
+                    )
+                )
+            else:
+                values[param.name] = self._try(lambda p=param: evaluate(p.default, Scope(dict(values), {})), errors)
+        errors.raise_if_any()
+        return values
+
+    def _block_arg_name(self, definition, term, arg, position, order, params, values) -> str:
+        if arg.name is None:
+            if any(a.name is not None for a in term.args[:position]):
+                raise error("E0215", "a positional argument follows a keyword argument", arg.span)
+            if position >= len(order):
+                raise error(
+                    "E0214",
+                    f"block `{definition.name}` takes {len(order)} arguments, got {len(term.args)}",
+                    arg.span,
+                    notes=[Label(definition.name_span, "defined here")],
+                )
+            return order[position]
+        if arg.name not in params:
+            raise error(
+                "E0211",
+                f"block `{definition.name}` has no parameter `{arg.name}`",
+                arg.span,
+                hint=did_you_mean(arg.name, order) or f"parameters: {', '.join(order)}",
+                notes=[Label(definition.name_span, "defined here")],
+            )
+        if arg.name in values:
+            raise error("E0213", f"argument `{arg.name}` is given twice", arg.span)
+        return arg.name
+
+    def repeat(self, term: syn.Repeat, current, env: Env):
+        count = evaluate(term.count, env.expressions(self.graph))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise error("E0301", f"`repeat` needs a count of zero or more, got {count}", term.count.span)
+        if count > MAX_NODES:
+            raise error("E0604", f"`repeat {count:,}` exceeds the limit of {MAX_NODES:,} nodes", term.count.span)
+        if term.var is not None and (term.var in env.variables or term.var in env.tensors):
+            raise error("E0221", f"the loop variable `{term.var}` shadows an existing name", term.span)
+        for i in range(count):
+            before = len(self.graph)
+            variables = {**env.variables, term.var: i} if term.var else env.variables
+            current = self.body(term.body, current, replace(env, variables=variables))
+            grown = len(self.graph) - before
+            if i == 0 and grown * count > MAX_NODES:
+                raise error(
+                    "E0602",
+                    f"`repeat {count:,}` of {grown} nodes each would exceed the limit of {MAX_NODES:,} nodes",
+                    term.count.span,
+                )
+        return current
+
+    def _try(self, thunk, errors=None):
+        try:
+            return thunk()
+        except CnnError as exc:
+            (errors or self.errors).add(exc)
+            return None
+
+
+def _signature(cls, name: str) -> str:
+    parts = [a.name if a.default is REQUIRED else f"{a.name}=…" for a in cls.arguments]
+    return f"`{name}({', '.join(parts)})`" if parts else f"`{name}` takes no arguments"
+
+
+_DEFAULTS: dict[tuple, object] = {}
+
+
+def _default(cls, target):
+    """The converted default of an argument (converted once per layer kind)."""
+    key = (cls, target.name)
+    if key not in _DEFAULTS:
+        _DEFAULTS[key] = None if target.default is None else target.convert(target.default)
+    return _DEFAULTS[key]
+
+
+def _default_attrs(cls, **attrs) -> dict:
+    out = {a.key: _default(cls, a) for a in cls.arguments if a.default is not REQUIRED}
+    out.update(attrs)
+    return out

@@ -1,0 +1,227 @@
+"""The public API: :func:`load`, :func:`loads` and the :class:`Network` they return.
+
+>>> net = loads("network Tiny { input x: [1, 8, 8]; conv(4, 3) -> relu }")
+>>> net.outputs[0]["shape"]
+['N', 4, 6, 6]
+>>> net.totals["params"]
+40
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .errors import Span, error, usage_error
+from .evaluate import Scope, evaluate
+from .graph import Graph, Node
+from .loader import Program, load_program
+from .lower import lower
+from .passes import analyse
+
+SUMMED = ("params", "trainable", "state", "macs", "flops", "activation_bytes")
+
+
+def load(path: str, network: str | None = None, overrides: dict | None = None) -> Network:
+    """Compile the `.cnn` file at `path` (its only network, or the one named)."""
+    return _compile(load_program(path=path), network, overrides)
+
+
+def loads(text: str, network: str | None = None, overrides: dict | None = None, name: str = "<string>") -> Network:
+    """Compile `.cnn` source text."""
+    return _compile(load_program(text=text, name=name), network, overrides)
+
+
+def parse_overrides(assignments: list[str]) -> dict:
+    """`["classes=10", "width=[1, 2]"]` -> {name: (value, span)} for :func:`load`."""
+    from .parser import parse_value
+
+    overrides = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise usage_error(f"--set expects NAME=VALUE, got `{text}`")
+        span = Span("<command line>", 1, len(name) + 2)
+        overrides[name.strip()] = (evaluate(parse_value(value), Scope({}, {})), span)
+    return overrides
+
+
+def _compile(program: Program, network: str | None, overrides: dict | None) -> Network:
+    name = _choose(program, network)
+    normalized = {k: v if isinstance(v, tuple) else (v, Span("<api>", 1, 1)) for k, v in (overrides or {}).items()}
+    graph = lower(program, name, normalized)
+    peak = analyse(graph)
+    return Network(graph, program, peak)
+
+
+def _choose(program: Program, network: str | None) -> str:
+    names = program.main_networks
+    if network is not None:
+        if network not in program.networks:
+            from .errors import did_you_mean
+
+            hint = did_you_mean(network, program.networks) or f"networks here: {', '.join(names) or 'none'}"
+            raise usage_error(f"{program.main} has no network `{network}`", "E0229", hint)
+        return network
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise error(
+            "E0227",
+            "this file defines no network",
+            Span(program.main, 1, 1),
+            hint="add `network Name { input x: [3, 224, 224] … }` or compile a file that imports this one",
+        )
+    raise usage_error(
+        f"{program.main} defines {len(names)} networks: {', '.join(names)}",
+        "E0228",
+        f"choose one with --network {names[-1]}",
+    )
+
+
+@dataclass
+class Row:
+    """One line of a report: a node, or a block collapsed at `--depth`."""
+
+    name: str
+    op: str
+    label: str
+    source: str
+    inputs: list
+    shape: tuple
+    params: int
+    trainable: int
+    state: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    field: object
+    depth: int
+
+
+class Network:
+    """A compiled network: its graph, every node's facts and the totals."""
+
+    def __init__(self, graph: Graph, program: Program, peak_activation_bytes: int):
+        self.graph = graph
+        self.program = program
+        self.peak_activation_bytes = peak_activation_bytes
+
+    def __repr__(self) -> str:
+        t = self.totals
+        return f"<Network {self.name}: {len(self.graph)} nodes, {t['params']:,} params, {t['macs']:,} MACs>"
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def source(self) -> str:
+        return self.program.main
+
+    @property
+    def warnings(self) -> list:
+        return self.graph.warnings
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self.graph.nodes())
+
+    def node(self, name: str) -> Node:
+        return self.graph[name]
+
+    @cached_property
+    def totals(self) -> dict:
+        sums = dict.fromkeys(SUMMED, 0)
+        for node in self.graph.nodes():
+            for key in SUMMED:
+                sums[key] += getattr(node, key)
+        sums["frozen"] = sums["params"] - sums["trainable"]
+        sums["peak_activation_bytes"] = self.peak_activation_bytes
+        order = ("params", "trainable", "frozen", "state", "macs", "flops", "activation_bytes", "peak_activation_bytes")
+        return {key: sums[key] for key in order}
+
+    @property
+    def inputs(self) -> list[dict]:
+        return [_tensor(name, self.graph[name]) for name in self.graph.inputs]
+
+    @property
+    def outputs(self) -> list[dict]:
+        return [_tensor(name, self.graph[node]) for name, node in self.graph.outputs.items()]
+
+    @property
+    def values(self) -> dict:
+        out = {}
+        for name, value in self.graph.values.items():
+            node = self.graph[value.node]
+            out[name] = {
+                "node": node.name,
+                "shape": list(node.shape),
+                "rf": node.field.to_json() if node.field else None,
+            }
+        return out
+
+    def rows(self, depth: int | None = None) -> list[Row]:
+        """Report rows, with blocks nested deeper than `depth` collapsed into one row each."""
+        rows: list[Row] = []
+        open_rows: dict[tuple, Row] = {}
+        for node in self.graph.nodes():
+            if depth is None or len(node.scope) <= depth:
+                rows.append(_node_row(node))
+                continue
+            path = node.scope[: depth + 1]
+            row = open_rows.get(path)
+            if row is None:
+                row = open_rows[path] = _block_row(self.graph.blocks[path])
+                rows.append(row)
+            _absorb(row, node, path)
+        return rows
+
+    def to_dict(self, depth: int | None = None) -> dict:
+        """The JSON report (shared/REPORT.md)."""
+        from .report import json_report
+
+        return json_report(self, depth)
+
+    def report(self, format: str = "table", depth: int | None = None, colour: bool = False) -> str:
+        """The report as text: `table`, `json`, `markdown` or `csv`."""
+        from . import report
+
+        return report.render(self, format, depth, colour)
+
+
+def _tensor(name: str, node: Node) -> dict:
+    return {"name": name, "shape": list(node.shape), "dtype": "float32"}
+
+
+def _node_row(node: Node) -> Row:
+    return Row(
+        node.name,
+        node.op,
+        node.layer.label(),
+        str(node.span),
+        list(node.inputs),
+        node.shape,
+        node.params,
+        node.trainable,
+        node.state,
+        node.macs,
+        node.flops,
+        node.activation_bytes,
+        node.field,
+        len(node.scope),
+    )
+
+
+def _block_row(block) -> Row:
+    return Row(
+        "/".join(block.path), "block", block.block, str(block.span), [], (), 0, 0, 0, 0, 0, 0, None, len(block.path) - 1
+    )
+
+
+def _absorb(row: Row, node: Node, path: tuple) -> None:
+    for key in SUMMED:
+        setattr(row, key, getattr(row, key) + getattr(node, key))
+    row.shape, row.field = node.shape, node.field
+    prefix = "/".join(path) + "/"
+    row.inputs += [i for i in node.inputs if not i.startswith(prefix) and i not in row.inputs]

@@ -1,0 +1,173 @@
+"""The syntax tree: immutable records, each with the span it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Span
+
+# -- expressions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInputRef:
+    """`in` inside a block: the block's input value."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListExpr:
+    items: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    target: object
+    index: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    target: object
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FunCall:
+    """`normal(0.01)`, `gaussian(1.5)`: a function-like argument value."""
+
+    name: str
+    args: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str
+    left: object
+    right: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: object
+    span: Span
+
+
+# -- statements and terms ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    name: str | None
+    value: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A layer, block or merge applied to the current value: `conv(64, 3)`, `concat { … }`."""
+
+    name: str
+    args: tuple[Arg, ...]
+    body: tuple | None
+    span: Span
+    name_span: Span
+    has_parens: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    count: object
+    var: str | None
+    body: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInput:
+    """`in` as the first term of a chain."""
+
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    terms: tuple
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    name: str
+    shape: object
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    name: str
+    chain: Chain | None
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    name: str
+    chain: Chain
+    span: Span
+    name_span: Span
+
+
+# -- definitions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    default: object | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A `block` (kind 'block') or a `network` (kind 'network')."""
+
+    kind: str
+    name: str
+    params: tuple[Param, ...]
+    body: tuple
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    file: str
+    imports: tuple[Import, ...]
+    definitions: tuple[Definition, ...]

@@ -1,0 +1,55 @@
+"""Run-time values of the argument language (besides int, float, bool, str, list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A bare word that names no variable: `same`, `project`, `nearest`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Func:
+    """A function-like value: `normal(0.01)`, `gaussian(1.5)`."""
+
+    name: str
+    args: tuple
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(map(str, self.args))})"
+
+
+def describe(value) -> str:
+    """A phrase for error messages: 'the list [1, 2]', 'the symbol `same`'."""
+    if isinstance(value, bool):
+        return f"the boolean `{'true' if value else 'false'}`"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value:g}"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, Symbol):
+        return f"the word `{value.name}`"
+    if isinstance(value, Func):
+        return f"`{value}`"
+    if isinstance(value, list):
+        return f"the list {format_value(value)}"
+    return repr(value)
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
