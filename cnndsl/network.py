@@ -189,6 +189,33 @@ class Network:
 
         return report.render(self, format, depth, colour)
 
+    # -- backends (imported only when used) -------------------------------------------
+    def to_onnx(self, path: str | None = None, seed: int = 0):
+        """The network as an ONNX ModelProto with initialised weights; saved to `path` if given."""
+        from .backends.onnx import to_onnx
+
+        return to_onnx(self, path, seed)
+
+    def session(self, providers=None, seed: int = 0):
+        """An onnxruntime InferenceSession of the compiled model."""
+        from .backends.runtime import session
+
+        return session(self, providers, seed)
+
+    def render(self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=()):
+        """Draw the architecture with Graphviz; `path` ends in .svg, .png, .pdf or .dot.
+
+        Returns the path written, or the DOT source when `path` is None.
+        """
+        from .backends.render import render
+
+        return render(self, path, depth=depth, rankdir=rankdir, show=show)
+
+    def _repr_svg_(self) -> str:
+        from .backends.render import to_svg
+
+        return to_svg(self)
+
 
 def _tensor(name: str, node: Node) -> dict:
     return {"name": name, "shape": list(node.shape), "dtype": "float32"}

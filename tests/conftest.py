@@ -1,0 +1,48 @@
+"""Shared fixtures. `pytest --update-goldens` rewrites golden files (review the diff)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURES = ROOT / "architectures"
+SHARED = ROOT.parent / "shared"
+
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=100, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover
+    pass
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true", help="rewrite golden files instead of comparing")
+
+
+@pytest.fixture
+def update_goldens(request) -> bool:
+    return request.config.getoption("--update-goldens")
+
+
+def architecture_files() -> list[Path]:
+    """Every compilable program in architectures/ (blocks/ holds shared blocks only)."""
+    return sorted(p for p in ARCHITECTURES.glob("*.cnn"))
+
+
+def check_golden(path: Path, text: str, update: bool) -> None:
+    """Compare `text` with the golden file at `path`, or rewrite it with --update-goldens."""
+    if update or not path.exists():
+        if not update:
+            pytest.fail(f"missing golden file {path.relative_to(ROOT)}; run pytest --update-goldens and review it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return
+    expected = path.read_text()
+    assert text == expected, f"{path.relative_to(ROOT)} differs; rerun with --update-goldens if the change is intended"
