@@ -14,8 +14,9 @@ SHARED = ROOT.parent / "shared"
 try:
     from hypothesis import HealthCheck, settings
 
-    settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
-                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile(
+        "ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
     settings.register_profile("dev", max_examples=100, deadline=None)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 except ImportError:  # pragma: no cover
