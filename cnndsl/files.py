@@ -22,6 +22,9 @@ def atomic_path(path: str | os.PathLike):
     target = Path(path)
     if target.is_dir():
         raise usage_error(f"cannot write {target}: it is a directory", "E0801")
+    if target.exists() and not target.is_file():
+        yield str(target)  # a device or pipe (/dev/null, /dev/stdout): a stream, never replaced
+        return
     folder = target.parent if str(target.parent) else Path(".")
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")

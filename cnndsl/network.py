@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -49,9 +51,21 @@ def parse_overrides(assignments: list[str]) -> dict:
 def _compile(program: Program, network: str | None, overrides: dict | None) -> Network:
     name = _choose(program, network)
     normalized = {k: v if isinstance(v, tuple) else (v, Span("<api>", 1, 1)) for k, v in (overrides or {}).items()}
-    graph = lower(program, name, normalized)
-    peak = analyse(graph)
+    with _gc_paused():  # the graph is built from many small acyclic objects; collections only cost time
+        graph = lower(program, name, normalized)
+        peak = analyse(graph)
     return Network(graph, program, peak)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _choose(program: Program, network: str | None) -> str:

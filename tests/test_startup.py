@@ -1,0 +1,41 @@
+"""The report path stays light: heavy packages are imported only by the commands that need them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ARCHITECTURES
+
+HEAVY = ("onnx", "onnxruntime", "graphviz", "numpy", "torch", "rich")
+
+
+def test_report_imports_no_heavy_package(tmp_path):
+    script = (
+        "import sys, json\n"
+        "from cnndsl.cli import main\n"
+        f"main(['report', {str(ARCHITECTURES / 'resnet50.cnn')!r}, '--format', 'json', '-o', {str(tmp_path / 'r.json')!r}])\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def test_output_to_a_pipe_or_device_is_written_in_place(tmp_path):
+    """-o /dev/null or a named pipe must be written to, never replaced by a regular file."""
+    import os
+    import stat
+    import threading
+
+    from cnndsl.files import write_text
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    write_text(pipe, "hello\n")
+    reader.join(timeout=10)
+    assert received == ["hello\n"]
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
