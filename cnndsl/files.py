@@ -48,7 +48,8 @@ def write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as temporary, open(temporary, "wb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if os.path.isfile(temporary):  # pipes and devices cannot be synced
+            os.fsync(f.fileno())
 
 
 def write_text(path, text: str) -> None:

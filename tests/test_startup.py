@@ -12,10 +12,11 @@ HEAVY = ("onnx", "onnxruntime", "graphviz", "numpy", "torch", "rich")
 
 
 def test_report_imports_no_heavy_package(tmp_path):
+    out = str(tmp_path / "r.json")
     script = (
         "import sys, json\n"
         "from cnndsl.cli import main\n"
-        f"main(['report', {str(ARCHITECTURES / 'resnet50.cnn')!r}, '--format', 'json', '-o', {str(tmp_path / 'r.json')!r}])\n"
+        f"main(['report', {str(ARCHITECTURES / 'resnet50.cnn')!r}, '--format', 'json', '-o', {out!r}])\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
