@@ -38,27 +38,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"cnndsl: internal error: {type(exc).__name__}: {exc}\n"
-            f"This is a bug in cnndsl {__version__}; please report it at {ISSUES_URL} "
-            "with the command and file (rerun with --debug for the traceback).",
+            f"cnndsl: internal error ({type(exc).__name__}: {_first_line(exc)}); this is a bug in cnndsl "
+            f"{__version__}, please report it at {ISSUES_URL} with the command and file (--debug shows the traceback)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no message"
 
 
 # -- command line ---------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    common.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour diagnostics")
-    common.add_argument(
-        "--diagnostics", choices=("text", "json"), default="text", help="how errors and warnings are printed on stderr"
-    )
-
+    common = _common(top=False)
     parser = argparse.ArgumentParser(
-        prog="cnndsl", parents=[common], description="A declarative language and compiler for convolutional networks."
+        prog="cnndsl",
+        parents=[_common(top=True)],
+        description="A declarative language and compiler for convolutional networks.",
     )
     parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -109,6 +109,27 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=_backend("runtime"))
     return parser
+
+
+def _common(top: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command. After it, they default to
+    SUPPRESS so that `cnndsl --debug check f.cnn` is not reset by the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+
+    def default(value):
+        return value if top else argparse.SUPPRESS
+
+    common.add_argument("--debug", action="store_true", default=default(False), help="show internal tracebacks")
+    common.add_argument(
+        "--color", choices=("auto", "always", "never"), default=default("auto"), help="colour diagnostics"
+    )
+    common.add_argument(
+        "--diagnostics",
+        choices=("text", "json"),
+        default=default("text"),
+        help="how errors and warnings are printed on stderr",
+    )
+    return common
 
 
 def _depth(text: str) -> int:

@@ -116,10 +116,14 @@ class Collector:
     def __init__(self, limit: int = 50):
         self.diagnostics: list[Diagnostic] = []
         self.limit = limit
+        self.seen: set = set()
 
     def add(self, err: CnnError) -> None:
-        if len(self.diagnostics) < self.limit:
-            self.diagnostics.extend(err.diagnostics)
+        for diagnostic in err.diagnostics:
+            key = (diagnostic.code, diagnostic.message, diagnostic.span)
+            if len(self.diagnostics) < self.limit and key not in self.seen:
+                self.seen.add(key)
+                self.diagnostics.append(diagnostic)
 
     def raise_if_any(self) -> None:
         if self.diagnostics:
@@ -133,7 +137,11 @@ _BOLD, _BLUE, _RESET = "\033[1m", "\033[1;34m", "\033[0m"
 
 
 def render(diagnostic: Diagnostic, sources: dict[str, str], colour: bool = False) -> str:
-    """Format one diagnostic: location, message, source lines with carets, hint."""
+    """Format one diagnostic: location, message, source lines with carets, hint.
+
+    A span over several lines is underlined to the end of its first line; marks
+    on one line share that line's quote.
+    """
 
     def paint(text: str, style: str) -> str:
         return f"{style}{text}{_RESET}" if colour else text
@@ -147,23 +155,34 @@ def render(diagnostic: Diagnostic, sources: dict[str, str], colour: bool = False
         marks.append((diagnostic.span, "^", diagnostic.label))
     marks += [(n.span, "-", n.message) for n in diagnostic.notes]
     shown = [m for m in marks if _source_line(sources, m[0]) is not None]
+    gutter = len(str(max(s.line for s, _, _ in shown))) if shown else 1
     if shown:
-        gutter = len(str(max(s.line for s, _, _ in shown)))
         lines.append(paint(" " * gutter + " |", _BLUE))
-        for span, char, text in sorted(shown, key=lambda m: (m[0].file, m[0].line)):
-            if span.file != shown[0][0].file:
+        first_file = shown[0][0].file
+        previous = None
+        for span, char, text in sorted(shown, key=lambda m: (m[0].file != first_file, m[0].file, m[0].line)):
+            if span.file != first_file and (previous is None or previous.file != span.file):
                 lines.append(paint(f"{' ' * gutter} --> {span}", _BLUE))
             source = _source_line(sources, span).expandtabs(1)
-            lines.append(paint(f"{span.line:>{gutter}} | ", _BLUE) + source)
-            width = max(1, min(span.width, len(source) - span.column + 1))
-            underline = " " * (span.column - 1) + char * width
+            if previous is not None and previous.file == span.file and span.line > previous.line + 1:
+                lines.append(paint(" " * gutter + " ...", _BLUE))
+            if previous is None or (previous.file, previous.line) != (span.file, span.line):
+                lines.append(paint(f"{span.line:>{gutter}} | ", _BLUE) + source)
+            underline = " " * (span.column - 1) + char * _underline_width(span, source)
             style = _COLOURS["error"] if char == "^" else _BLUE
             lines.append(paint(" " * gutter + " | ", _BLUE) + paint(f"{underline} {text}".rstrip(), style))
-    else:
-        gutter = 1
+            previous = span
     if diagnostic.hint:
         lines.append(" " * gutter + " = " + paint("hint", _BOLD) + ": " + diagnostic.hint)
     return "\n".join(lines)
+
+
+def _underline_width(span: Span, source: str) -> int:
+    """Columns to underline on the span's first line (to the line's end for a multi-line span)."""
+    room = len(source) - span.column + 1
+    if span.end_line > span.line:
+        return max(1, len(source.rstrip()) - span.column + 1)
+    return max(1, min(span.width, room))
 
 
 def _source_line(sources: dict[str, str], span: Span) -> str | None:
@@ -171,7 +190,9 @@ def _source_line(sources: dict[str, str], span: Span) -> str | None:
     if text is None:
         return None
     lines = text.splitlines()
-    return lines[span.line - 1] if 0 < span.line <= len(lines) else None
+    if not 0 < span.line <= len(lines) or not lines[span.line - 1].strip():
+        return None
+    return lines[span.line - 1]
 
 
 def usage_error(message: str, code: str = "E0001", hint: str = "") -> UsageError:

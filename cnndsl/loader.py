@@ -33,12 +33,7 @@ class Program:
 def decode(data: bytes, file: str) -> str:
     """Bytes of a source file -> text, rejecting binary and non-UTF-8 input."""
     if len(data) > MAX_FILE_BYTES:
-        raise error(
-            "E0003",
-            f"the file is {len(data):,} bytes; the limit is {MAX_FILE_BYTES:,}",
-            Span(file, 1, 1),
-            hint="split it into files joined with `import`",
-        )
+        raise _too_large(len(data), file)
     if b"\0" in data[:8192]:
         raise error("E0004", "this is a binary file, not a .cnn program", Span(file, 1, 1))
     try:
@@ -55,10 +50,21 @@ def decode(data: bytes, file: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _too_large(size: int, file: str):
+    return error(
+        "E0003",
+        f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+        Span(file, 1, 1),
+        hint="split it into files joined with `import`",
+    )
+
+
 def read_source(path: str) -> str:
+    """The text of the source file at `path` (a usage error when it cannot be read)."""
     try:
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            return decode(b" " * (MAX_FILE_BYTES + 1), path)  # raises the size error
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _too_large(size, path)
         data = Path(path).read_bytes()
     except FileNotFoundError:
         raise usage_error(f"no such file: {path}") from None
@@ -77,10 +83,22 @@ def load_program(path: str | None = None, text: str | None = None, name: str = "
     program.sources[main] = SOURCES[main] = text
     errors = Collector()
     module = parse(text, main)
+    if not module.imports and not module.definitions:
+        raise _empty(text, main)
     _load(program, module, errors, stack=(str(Path(main).resolve()) if path else main,))
     program.main_networks = [d.name for d in module.definitions if d.kind == "network"]
     errors.raise_if_any()
     return program
+
+
+def _empty(text: str, file: str):
+    what = "is empty" if not text.strip() else "holds only comments"
+    return error(
+        "E0006",
+        f"the file {what}: there is no network to compile",
+        Span(file, 1, 1),
+        hint="a program looks like `network Name { input x: [3, 32, 32]; conv(16, 3) -> relu }`",
+    )
 
 
 def _load(program: Program, module: syn.Module, errors: Collector, stack: tuple) -> None:
@@ -123,7 +141,7 @@ def _resolve(imp: syn.Import) -> Path:
         "E0011",
         f'cannot find the imported file "{imp.path}"',
         imp.span,
-        hint=f"looked in {here} and in the bundled architectures/",
+        hint=f"looked next to {imp.span.file} and in the bundled architectures/",
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from . import syntax as syn
-from .errors import CnnError, Collector, Label, Span, did_you_mean, error
+from .errors import CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
 from .evaluate import Poisoned, Scope, evaluate
 from .graph import BlockInstance, Graph, Node, Value
 from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
@@ -20,7 +20,8 @@ from .loader import Program
 from .passes.shapes import infer
 
 MAX_NODES = 1_000_000
-MAX_BLOCK_DEPTH = 64
+MAX_STEPS = 2 * MAX_NODES  # statements lowered, counting every repetition: bounds the work of empty bodies
+MAX_DEPTH = 64  # blocks, branches, repeats and `frozen` nested inside each other
 CONSTRUCTS = ("concat", "add", "mul", "residual", "frozen")
 START = object()  # the current value before a network's first input
 
@@ -36,6 +37,7 @@ class Env:
     frozen: bool = False
     stack: tuple = ()  # blocks being expanded, for the recursion check
     in_block: bool = False
+    depth: int = 0  # nesting of blocks, branches and repeats, bounded by MAX_DEPTH
 
     def expressions(self, graph: Graph) -> Scope:
         shape = None
@@ -49,19 +51,29 @@ def lower(program: Program, network: str, overrides: dict | None = None) -> Grap
     return _Lowering(program).network(program.networks[network], overrides or {})
 
 
+class _Limit(CnnError):
+    """A size limit was reached: stop lowering at once instead of collecting more errors."""
+
+
 class _Lowering:
     def __init__(self, program: Program):
         self.program = program
         self.errors = Collector()
         self.counters: dict[tuple, int] = {}
         self.graph: Graph | None = None
+        self.steps = 0
+        self.block_sizes: dict[str, int] = {}
 
     # -- network ----------------------------------------------------------------------
     def network(self, definition: syn.Definition, overrides: dict) -> Graph:
         self.graph = Graph(definition.name)
         variables = self._network_parameters(definition, overrides)
         env = Env(variables, {})
-        current = self.body(definition.body, START, env)
+        try:
+            current = self.body(definition.body, START, env)
+        except _Limit as exc:
+            self.errors.add(exc)
+            self.errors.raise_if_any()
         self._finish_outputs(definition, current, env)
         self.errors.raise_if_any()
         return self.graph
@@ -109,14 +121,39 @@ class _Lowering:
             graph.values["output"] = Value("output", current, graph[current].span)
 
     # -- statements ---------------------------------------------------------------------
+    def _poison(self, statement, env: Env) -> None:
+        """A failed `name = …` still defines `name`, as poisoned, so its uses stay silent."""
+        name = getattr(statement, "name", None)
+        if name is None or name in env.tensors or type(statement) is syn.Input:
+            return
+        try:
+            self._check_new_name(name, statement.name_span, env)
+        except CnnError:
+            return
+        env.tensors[name] = None
+
     def body(self, statements, current, env: Env):
         for statement in statements:
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise _Limit(
+                    Diagnostic(
+                        "E0602",
+                        f"the network expands to more than {MAX_STEPS:,} statements",
+                        statement.span,
+                        hint="reduce the repeat counts",
+                    )
+                )
             try:
                 current = self.statement(statement, current, env)
+            except _Limit:
+                raise
             except CnnError as exc:
                 self.errors.add(exc)
+                self._poison(statement, env)
                 current = None
             except Poisoned:
+                self._poison(statement, env)
                 current = None
         return current
 
@@ -234,7 +271,7 @@ class _Lowering:
             return self.residual(term, current, env)
         if name == "frozen":
             self._no_args(term)
-            return self.body(self._need_body(term), current, replace(env, frozen=True))
+            return self.body(self._need_body(term), current, replace(self._deeper(env, term), frozen=True))
         if name in self.program.blocks:
             return self.block_call(term, current, env)
         if name in LAYERS:
@@ -249,6 +286,9 @@ class _Lowering:
                 term.name_span,
                 hint=f"declare it as `block {term.name}` to reuse it",
             )
+        value = did_you_mean(term.name, env.tensors)
+        if value and not term.has_parens and term.body is None:
+            return error("E0220", f"`{term.name}` is not defined", term.name_span, hint=value)
         known = [*LAYERS, *CONSTRUCTS, *self.program.blocks, *env.tensors]
         hint = did_you_mean(term.name, known)
         if not hint and term.name in ("input", "output"):
@@ -290,8 +330,13 @@ class _Lowering:
             return None
         graph = self.graph
         if len(graph) >= MAX_NODES:
-            raise error(
-                "E0602", f"the network expands to more than {MAX_NODES:,} nodes", span, hint="reduce the repeat counts"
+            raise _Limit(
+                Diagnostic(
+                    "E0602",
+                    f"the network expands to more than {MAX_NODES:,} nodes",
+                    span,
+                    hint="reduce the repeat counts",
+                )
             )
         scope = env.scope if scope is None else scope
         name = self._fresh_name(scope, base)
@@ -319,10 +364,12 @@ class _Lowering:
                 attrs[target.key] = self._convert(cls, target, evaluate(arg.value, scope), arg)
             except CnnError as exc:
                 errors.add(exc)
+        unmatched = _unmatched(errors)
         for target in cls.arguments:
             if target.name not in given:
                 if target.default is REQUIRED:
-                    errors.add(self._missing(cls, target, term))
+                    if not unmatched:  # a misspelt or misplaced argument is the likely cause
+                        errors.add(self._missing(cls, target, term))
                 else:
                     attrs[target.key] = _default(cls, target)
         errors.raise_if_any()
@@ -338,7 +385,8 @@ class _Lowering:
                 most = len(cls.arguments)
                 raise error(
                     "E0214",
-                    f"`{term.name}` takes {'no arguments' if not most else f'at most {most}'}, got {len(term.args)}",
+                    f"`{term.name}` takes {'at most ' + _count(most, 'argument') if most else 'no arguments'}, "
+                    f"got {len(term.args)}",
                     arg.span,
                     hint=_signature(cls, term.name),
                 )
@@ -361,7 +409,7 @@ class _Lowering:
             return target.convert(value)
         except ArgError as exc:
             raise error(
-                "E0301", f"`{cls.kind}` argument `{target.name}`: {exc.message}", arg.value.span, hint=exc.hint
+                exc.code, f"`{cls.kind}` argument `{target.name}`: {exc.message}", arg.value.span, hint=exc.hint
             ) from None
 
     @staticmethod
@@ -383,20 +431,26 @@ class _Lowering:
         except ArgError as exc:
             arg = given.get(getattr(exc, "arg", ""))
             span = arg.value.span if arg else term.span
-            raise error("E0301", f"`{term.name}`: {exc.message}", span, hint=exc.hint) from None
+            raise error(exc.code, f"`{term.name}`: {exc.message}", span, hint=exc.hint) from None
 
     # -- merges, residuals, blocks, repeats ---------------------------------------------------------
     def merge(self, term: syn.Call, current, env: Env):
         self._no_args(term)
         current = self._need_input(current, term)
         outputs, spans = [], []
+        inner = self._deeper(env, term)
         for stmt in term.body:
+            self.steps += 1
             try:
-                outputs.append(self.statement(stmt, current, env))
+                outputs.append(self.statement(stmt, current, inner))
+            except _Limit:
+                raise
             except CnnError as exc:
                 self.errors.add(exc)
+                self._poison(stmt, env)
                 outputs.append(None)
             except Poisoned:
+                self._poison(stmt, env)
                 outputs.append(None)
             spans.append(stmt.span)
         if len(outputs) < 2:
@@ -412,7 +466,7 @@ class _Lowering:
         current = self._need_input(current, term)
         body = self._need_body(term)
         shortcut = self._residual_shortcut(term, env)
-        out = self.body(body, current, env)
+        out = self.body(body, current, self._deeper(env, term))
         if out is None or current is None:
             return None
         short, short_span = current, term.span
@@ -425,7 +479,14 @@ class _Lowering:
             if body
             else term.span
         )
-        return self.add_node("residual", LAYERS["add"]({}), [out, short], term.span, env, [body_span, short_span])
+        try:
+            return self.add_node("residual", LAYERS["add"]({}), [out, short], term.span, env, [body_span, short_span])
+        except _Limit:
+            raise
+        except CnnError as exc:
+            for d in exc.diagnostics:
+                d.notes = [Label(n.span, n.message.replace("this one", "the shortcut")) for n in d.notes]
+            raise
 
     def _residual_shortcut(self, term, env) -> str:
         convert = choice("identity", "project")
@@ -442,7 +503,7 @@ class _Lowering:
                 shortcut = convert(evaluate(arg.value, env.expressions(self.graph)))
             except ArgError as exc:
                 raise error(
-                    "E0301", f"`residual` argument `shortcut`: {exc.message}", arg.value.span, hint=exc.hint
+                    exc.code, f"`residual` argument `shortcut`: {exc.message}", arg.value.span, hint=exc.hint
                 ) from None
         return shortcut
 
@@ -471,15 +532,23 @@ class _Lowering:
     def block_call(self, term: syn.Call, current, env: Env):
         definition = self.program.blocks[term.name]
         if term.name in env.stack:
+            through = env.stack[env.stack.index(term.name) + 1 :]
+            via = f" through {', '.join(f'`{b}`' for b in through)}" if through else ""
             raise error(
                 "E0222",
-                f"block `{term.name}` calls itself",
+                f"block `{term.name}` calls itself{via}",
                 term.name_span,
                 notes=[Label(definition.name_span, "defined here")],
                 hint="blocks are expanded at compile time; use `repeat` for repetition",
             )
-        if len(env.stack) >= MAX_BLOCK_DEPTH:
-            raise error("E0603", f"blocks nested more than {MAX_BLOCK_DEPTH} deep", term.span)
+        self._deeper(env, term)
+        if len(self.graph) + self._block_nodes(term.name, ()) > MAX_NODES:
+            raise error(
+                "E0604",
+                f"block `{term.name}` would expand the network past the limit of {MAX_NODES:,} nodes",
+                term.name_span,
+                hint="its blocks call each other so often that the expansion is too large",
+            )
         if term.body is not None:
             raise error("E0216", f"block `{term.name}` takes no body", term.span)
         current = self._need_input(current, term)
@@ -488,23 +557,28 @@ class _Lowering:
         self.counters[(env.scope, term.name)] = count
         path = (*env.scope, f"{term.name}{count}")
         self.graph.blocks[path] = BlockInstance(path, term.name, term.span)
-        inner = Env(variables, {}, current, path, env.frozen, (*env.stack, term.name), True)
+        inner = Env(variables, {}, current, path, env.frozen, (*env.stack, term.name), True, env.depth + 1)
         return self.body(definition.body, current, inner)
 
     def _block_arguments(self, definition: syn.Definition, term: syn.Call, env: Env) -> dict:
         params = {p.name: p for p in definition.params}
         order = [p.name for p in definition.params]
         scope, values, errors = env.expressions(self.graph), {}, Collector()
+        named = set()
         for position, arg in enumerate(term.args):
             try:
-                name = self._block_arg_name(definition, term, arg, position, order, params, values)
+                name = self._block_arg_name(definition, term, arg, position, order, params, named)
+                named.add(name)
                 values[name] = evaluate(arg.value, scope)
             except CnnError as exc:
                 errors.add(exc)
+        unmatched = _unmatched(errors)
         for param in definition.params:
-            if param.name in values:
+            if param.name in named:
                 continue
             if param.default is None:
+                if unmatched:
+                    continue  # a misspelt or misplaced argument is the likely cause
                 errors.add(
                     error(
                         "E0212",
@@ -546,29 +620,133 @@ class _Lowering:
         count = evaluate(term.count, env.expressions(self.graph))
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise error("E0301", f"`repeat` needs a count of zero or more, got {count}", term.count.span)
-        if count > MAX_NODES:
-            raise error("E0604", f"`repeat {count:,}` exceeds the limit of {MAX_NODES:,} nodes", term.count.span)
         if term.var is not None and (term.var in env.variables or term.var in env.tensors):
             raise error("E0221", f"the loop variable `{term.var}` shadows an existing name", term.span)
+        inner = self._deeper(env, term)
+        self._check_size(term, count, {k: v for k, v in env.variables.items() if k != term.var})
+        errors_before = len(self.errors.diagnostics)
         for i in range(count):
-            before = len(self.graph)
+            nodes, steps = len(self.graph), self.steps
             variables = {**env.variables, term.var: i} if term.var else env.variables
-            current = self.body(term.body, current, replace(env, variables=variables))
-            grown = len(self.graph) - before
-            if i == 0 and grown * count > MAX_NODES:
-                raise error(
-                    "E0602",
-                    f"`repeat {count:,}` of {grown} nodes each would exceed the limit of {MAX_NODES:,} nodes",
-                    term.count.span,
-                )
+            current = self.body(term.body, current, replace(inner, variables=variables))
+            if len(self.errors.diagnostics) > errors_before:
+                return None  # the body is wrong: its other repetitions would only repeat the errors
+            if i == 0:
+                self._check_growth(term, count, len(self.graph) - nodes, self.steps - steps)
         return current
+
+    def _check_growth(self, term: syn.Repeat, count: int, nodes: int, steps: int) -> None:
+        """After the first repetition, the real size of one: refuse what cannot fit."""
+        if len(self.graph) + nodes * (count - 1) > MAX_NODES:
+            raise error(
+                "E0604",
+                f"`repeat {count:,}` would expand the network past the limit of {MAX_NODES:,} nodes",
+                term.count.span,
+                hint=f"its body makes {_count(nodes, 'node')} each time; reduce the repeat counts",
+            )
+        if self.steps + steps * (count - 1) > MAX_STEPS:
+            raise error(
+                "E0602",
+                f"`repeat {count:,}` would lower more than {MAX_STEPS:,} statements",
+                term.count.span,
+                hint=f"its body runs {_count(steps, 'statement')} each time; reduce the repeat counts",
+            )
+
+    def _deeper(self, env: Env, term) -> Env:
+        """`env` one level of nesting deeper; an error past MAX_DEPTH (before Python's own limit)."""
+        if env.depth >= MAX_DEPTH:
+            raise _Limit(
+                Diagnostic(
+                    "E0603",
+                    f"blocks, branches and repeats nested more than {MAX_DEPTH} deep",
+                    term.span,
+                    hint="flatten the structure; nesting this deep is almost certainly unintended",
+                )
+            )
+        return replace(env, depth=env.depth + 1)
+
+    # -- size limit, checked before a repeat expands ------------------------------------------
+    def _check_size(self, term: syn.Repeat, count: int, variables: dict) -> None:
+        """Refuse a `repeat` whose expansion must pass MAX_NODES, before building any of it."""
+        body = max(1, self._least_nodes(term.body, variables, ()))
+        total = count * body
+        if len(self.graph) + total > MAX_NODES:
+            size = f"more than {MAX_NODES:,} nodes" if body > MAX_NODES else f"at least {_count(body, 'node')}"
+            raise error(
+                "E0604",
+                f"`repeat {count:,}` would expand the network past the limit of {MAX_NODES:,} nodes",
+                term.count.span,
+                hint=f"its body makes {size} each time; reduce the repeat counts",
+            )
+
+    def _least_nodes(self, statements, variables: dict, blocks: tuple) -> int:
+        """A lower bound on the nodes `statements` create, read from the syntax alone.
+
+        Counts whose value is not known yet (a block parameter) count as zero, so the
+        bound never refuses a program that fits; it saturates just above MAX_NODES.
+        """
+        total = 0
+        for stmt in statements:
+            kind = type(stmt)
+            chain = stmt if kind is syn.Chain else getattr(stmt, "chain", None)
+            nodes = 1 if kind is syn.Input else 0
+            if chain is not None:
+                for term in chain.terms:
+                    nodes += self._term_nodes(term, variables, blocks)
+            total += max(1, nodes)
+            if total > MAX_NODES:
+                return MAX_NODES + 1
+        return total
+
+    def _term_nodes(self, term, variables: dict, blocks: tuple) -> int:
+        kind = type(term)
+        if kind is syn.Repeat:
+            count = _known_count(term.count, variables)
+            inner = {k: v for k, v in variables.items() if k != term.var}
+            return min(MAX_NODES + 1, count * self._least_nodes(term.body, inner, blocks)) if count else 0
+        if kind is not syn.Call:
+            return 0
+        name = term.name
+        if term.body is not None and name in (*MERGES, "residual", "frozen"):
+            return self._least_nodes(term.body, variables, blocks) + (name != "frozen")
+        if name in self.program.blocks:
+            return self._block_nodes(name, blocks)
+        return 1 if name in LAYERS else 0
+
+    def _block_nodes(self, name: str, blocks: tuple) -> int:
+        if name in blocks:
+            return 0  # recursion: reported when the block is expanded
+        if name not in self.block_sizes:
+            body = self.program.blocks[name].body
+            self.block_sizes[name] = self._least_nodes(body, {}, (*blocks, name))
+        return self.block_sizes[name]
 
     def _try(self, thunk, errors=None):
         try:
             return thunk()
+        except _Limit:
+            raise
         except CnnError as exc:
             (errors or self.errors).add(exc)
             return None
+
+
+def _unmatched(errors: Collector) -> bool:
+    """Whether some argument could not be matched to a parameter (misspelt, misplaced, extra)."""
+    return any(d.code in ("E0211", "E0214", "E0215") for d in errors.diagnostics)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _known_count(expr, variables: dict) -> int:
+    """The value of a repeat count if it is known from `variables` alone, else 0."""
+    try:
+        value = evaluate(expr, Scope(variables, {}))
+    except (CnnError, Poisoned):
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _signature(cls, name: str) -> str:

@@ -8,6 +8,7 @@ located diagnostics here.
 from __future__ import annotations
 
 import gc
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,6 +49,8 @@ TERMINAL_NAMES = {
     "PERCENT": "`%`",
     "__ANON_0": "`//`",
 }
+MAX_NESTING = 64
+"""Brackets of all kinds open at once; deeper source is refused before it is built."""
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
@@ -68,18 +71,32 @@ class Brackets:
 
     def __init__(self):
         self.stack: list[Token] = []
+        self.closer: Token | None = None  # the last closing bracket that matched an open one
+        self.file = "<string>"
 
     def process(self, stream):
-        self.stack = []
+        self.stack, self.closer = [], None
         for token in stream:
             kind = token.type
             if kind in _OPENERS:
                 self.stack.append(token)
+                if len(self.stack) > MAX_NESTING:
+                    raise _too_deep(token, self.file)
             elif kind in _CLOSERS and self.stack and self.stack[-1].type == _CLOSERS[kind]:
                 self.stack.pop()
+                self.closer = token
             elif kind == "_SEP" and self.stack and self.stack[-1].type != "LBRACE":
                 continue
             yield token
+
+
+def _too_deep(token: Token, file: str):
+    return error(
+        "E0601",
+        f"brackets nested more than {MAX_NESTING} deep",
+        _token_span(token, file),
+        hint="split the expression or move nested branches into a block",
+    )
 
 
 class _Builder(Transformer):
@@ -296,7 +313,7 @@ def _parser() -> tuple[Lark, _Builder, Brackets]:
 def parse(text: str, file: str = "<string>") -> syn.Module:
     """Parse the text of one `.cnn` file into a :class:`syntax.Module`."""
     lark, builder, brackets = _parser()
-    builder.file = file
+    builder.file = brackets.file = file
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects that never form cycles
     try:
@@ -311,7 +328,7 @@ def parse(text: str, file: str = "<string>") -> syn.Module:
 def parse_value(text: str, file: str = "<command line>"):
     """Parse the expression of a `--set name=value` override."""
     lark, builder, brackets = _parser()
-    builder.file = file
+    builder.file = brackets.file = file
     try:
         return lark.parse(text, start="value")
     except UnexpectedInput as exc:
@@ -320,18 +337,91 @@ def parse_value(text: str, file: str = "<command line>"):
 
 # -- syntax errors ------------------------------------------------------------
 
+_NUMBER = re.compile(r"([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+([eE][+-]?[0-9]+)?")
+_WORD_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.")
+_DEFINITION_START = re.compile(r"\s*(network|block|import)\b")
+
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str, brackets: Brackets):
+    number = _malformed_number(exc, text, file)
+    if number is not None:
+        return number
     if isinstance(exc, UnexpectedCharacters):
+        opener = _open_group(brackets)
+        if opener is not None and text.startswith("->", exc.pos_in_stream - 1):
+            arrow = Span(file, exc.line, exc.column - 1, exc.line, exc.column + 1)
+            return _unclosed(opener, file, arrow, "`->`")
         return _bad_character(exc, text, file)
     token = getattr(exc, "token", None)
     at_end = isinstance(exc, UnexpectedEOF) or (token is not None and token.type == "$END")
     if at_end and brackets.stack:
-        opener = brackets.stack[-1]
-        return _unclosed(opener, file, _end_span(text, file))
+        return _unclosed(brackets.stack[-1], file, _end_span(text, file))
     if isinstance(exc, UnexpectedToken):
-        return _unexpected_token(exc, file, brackets)
+        return _unclosed_before(token, text, file, brackets) or _unexpected_token(exc, file, brackets)
     return error("E0100", "unexpected end of file", _end_span(text, file))
+
+
+def _open_group(brackets: Brackets) -> Token | None:
+    """The innermost open `(` or `[`, if the innermost open bracket is one."""
+    if brackets.stack and brackets.stack[-1].type in ("LPAR", "LSQB"):
+        return brackets.stack[-1]
+    return None
+
+
+def _unclosed_before(token: Token, text: str, file: str, brackets: Brackets):
+    """An unclosed bracket that explains an unexpected token, or None.
+
+    Newlines inside `(...)` and `[...]` are dropped, so a missing `)` shows up
+    as a strange token later on; report the bracket that was left open instead.
+    """
+    if not brackets.stack or token.line is None:
+        return None
+    opener, span = brackets.stack[-1], _token_span(token, file)
+    line_text = text.splitlines()[token.line - 1] if token.line <= len(text.splitlines()) else ""
+    if opener.type == "LBRACE":
+        keyword = _DEFINITION_START.match(line_text)
+        if keyword and token.line > opener.line:
+            start = Span(file, token.line, keyword.start(1) + 1, token.line, keyword.end(1) + 1)
+            return _unclosed(opener, file, start, f"`{keyword.group(1)}`")
+        return None
+    closer = _OPENERS[opener.type]
+    mismatched = token.type in _CLOSERS and token.type != closer
+    if token.type in ("ARROW", "LBRACE", "RBRACE") or mismatched or token.line > opener.line:
+        return _unclosed(opener, file, span, _describe(token))
+    rest = line_text[token.column - 1 :]
+    wanted, other = _SYMBOL[closer], {")": "]", "]": ")"}[_SYMBOL[closer]]
+    if other in rest and (wanted not in rest or rest.index(other) < rest.index(wanted)):
+        at = token.column + rest.index(other)
+        return _unclosed(opener, file, Span(file, token.line, at, token.line, at + 1), f"`{other}`")
+    return None
+
+
+def _malformed_number(exc: UnexpectedInput, text: str, file: str):
+    """`3.3.3`, `0x10`, `1e`, `16x16`: a run of word characters that starts like a number."""
+    position = getattr(getattr(exc, "token", None), "start_pos", None)
+    if position is None:
+        position = getattr(exc, "pos_in_stream", None)
+    if position is None or position >= len(text) or text[position] not in _WORD_CHARS:
+        return None
+    start = position
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    end = position
+    while end < len(text) and text[end] in _WORD_CHARS:
+        end += 1
+    word = text[start:end]
+    starts_like_number = word[0].isdigit() or (word[0] == "." and word[1:2].isdigit())
+    if not starts_like_number or _NUMBER.fullmatch(word):
+        return None
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    span = Span(file, line, column, line, column + len(word))
+    return error(
+        "E0103",
+        f"malformed number `{word}`",
+        span,
+        hint="numbers look like `3`, `0.5` or `1e-4`; names start with a letter or `_`",
+    )
 
 
 def _end_span(text: str, file: str) -> Span:
@@ -344,14 +434,18 @@ def _token_span(token: Token, file: str) -> Span:
     return Span(file, token.line, token.column, token.line, end_col)
 
 
-def _unclosed(opener: Token, file: str, end: Span):
+def _unclosed(opener: Token, file: str, where: Span, found: str = ""):
     closer = _SYMBOL[_OPENERS[opener.type]]
+    if found:
+        message = f"unclosed `{opener}`: expected `{closer}` before {found}"
+    else:
+        message = f"unclosed `{opener}`: the file ends before its `{closer}`"
     return error(
         "E0101",
-        f"unclosed `{opener}`: the file ends before its `{closer}`",
+        message,
         _token_span(opener, file),
         label="opened here",
-        notes=[Label(end, f"expected `{closer}` before here")],
+        notes=[Label(where, f"expected `{closer}` before here")],
         hint=f"add the missing `{closer}`",
     )
 
@@ -378,21 +472,25 @@ def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
     span = _token_span(token, file)
     expected = sorted({TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in exc.expected if not t.startswith("__")})
     found = _describe(token)
+    closes_open = bool(brackets.stack) and brackets.stack[-1].type == _CLOSERS.get(token.type)
+    if token.type in _CLOSERS and token is not brackets.closer and not closes_open:
+        opening = _SYMBOL[_CLOSERS[token.type]]
+        return error(
+            "E0105",
+            f"unmatched `{token}`: no `{opening}` is open here",
+            span,
+            hint=f"remove it, or add the `{opening}` it was meant to close",
+        )
     hint = ""
-    if token.type in _CLOSERS:
-        hint = f"this `{token}` has no matching `{_SYMBOL[_CLOSERS[token.type]]}`"
-    elif token.type == "_SEP" and brackets.stack:
+    if token.type == "_SEP" and brackets.stack:
         hint = "the statement is incomplete"
     elif token.type == "INT" and "a name" in expected:
         hint = "names start with a letter or `_`"
+    elif "an integer" in expected and "a name" in expected:
+        hint = "expected a value: a number, a name, a list or a string"
     elif expected and len(expected) <= 6:
         hint = "expected " + _join_or(expected)
-    notes = []
-    if token.type in _CLOSERS and brackets.stack:
-        opener = brackets.stack[-1]
-        notes.append(Label(_token_span(opener, file), f"this `{opener}` is still open"))
-        hint = f"close `{opener}` with `{_SYMBOL[_OPENERS[opener.type]]}` first"
-    return error("E0100", f"syntax error: unexpected {found}", span, hint=hint, notes=notes)
+    return error("E0100", f"syntax error: unexpected {found}", span, hint=hint)
 
 
 def _describe(token: Token) -> str:
@@ -404,6 +502,8 @@ def _describe(token: Token) -> str:
         return f"name `{token}`"
     if token.type in ("INT", "FLOAT"):
         return f"number `{token}`"
+    if token.type == "ARROW":
+        return "`->`"
     return f"`{token}`"
 
 

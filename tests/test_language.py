@@ -58,7 +58,11 @@ def test_blocks_without_parentheses_and_nested_scopes():
         network N { input x: [2, 5, 5]; Outer }
     """)
     assert [node.name for node in n.nodes][1:] == [
-        "Outer1/Pair1/conv1", "Outer1/Pair1/relu1", "Outer1/Pair2/conv1", "Outer1/Pair2/relu1"]
+        "Outer1/Pair1/conv1",
+        "Outer1/Pair1/relu1",
+        "Outer1/Pair2/conv1",
+        "Outer1/Pair2/relu1",
+    ]
     assert n.graph.blocks[("Outer1", "Pair2")].block == "Pair"
 
 

@@ -11,21 +11,34 @@ from .base import Elementwise, ShapeError, register
 from .conv import LEARNABLE_ARGS
 
 
-def _simple(name: str, cost: int, doc: str, arguments=()):
-    cls = type(name.capitalize(), (Elementwise,), {"kind": name, "cost": cost, "doc": doc, "arguments": arguments})
-    return register(cls)
+def _simple(name: str, cost: int, doc: str, arguments=(), onnx=""):
+    """An activation class; `onnx` is its ONNX operator or an emission function."""
+    namespace = {"kind": name, "cost": cost, "doc": doc, "arguments": arguments}
+    namespace["onnx_attrs"] = tuple(a.key for a in arguments)
+    namespace.update({"onnx_op": onnx} if isinstance(onnx, str) else {"onnx": onnx})
+    return register(type(name.capitalize(), (Elementwise,), namespace))
 
 
-_simple("relu", 1, "max(x, 0)")
-_simple("relu6", 2, "min(max(x, 0), 6)")
-_simple("leakyrelu", 2, "x if x > 0 else alpha * x", (Arg("alpha", number(), 0.01),))
-_simple("elu", 3, "x if x > 0 else alpha * (exp(x) - 1)", (Arg("alpha", number(), 1.0),))
-_simple("selu", 4, "scale * elu(x, alpha) with the self-normalizing constants")
-_simple("gelu", 8, "x * Phi(x), exact (erf) form")
-_simple("silu", 4, "x * sigmoid(x) (swish)")
-_simple("sigmoid", 3, "1 / (1 + exp(-x))")
-_simple("tanh", 1, "hyperbolic tangent")
-_simple("hardswish", 4, "x * relu6(x + 3) / 6")
+def _relu6_onnx(self, emit, inputs, node) -> str:
+    low, high = (emit.constant(node, name, value, "float32") for name, value in (("min", 0.0), ("max", 6.0)))
+    return emit.op("Clip", [inputs[0], low, high], node)
+
+
+def _silu_onnx(self, emit, inputs, node) -> str:
+    gate = emit.op("Sigmoid", inputs, node, "sigmoid")
+    return emit.op("Mul", [inputs[0], gate], node)
+
+
+_simple("relu", 1, "max(x, 0)", onnx="Relu")
+_simple("relu6", 2, "min(max(x, 0), 6)", onnx=_relu6_onnx)
+_simple("leakyrelu", 2, "x if x > 0 else alpha * x", (Arg("alpha", number(), 0.01),), onnx="LeakyRelu")
+_simple("elu", 3, "x if x > 0 else alpha * (exp(x) - 1)", (Arg("alpha", number(), 1.0),), onnx="Elu")
+_simple("selu", 4, "scale * elu(x, alpha) with the self-normalizing constants", onnx="Selu")
+_simple("gelu", 8, "x * Phi(x), exact (erf) form", onnx="Gelu")
+_simple("silu", 4, "x * sigmoid(x) (swish)", onnx=_silu_onnx)
+_simple("sigmoid", 3, "1 / (1 + exp(-x))", onnx="Sigmoid")
+_simple("tanh", 1, "hyperbolic tangent", onnx="Tanh")
+_simple("hardswish", 4, "x * relu6(x + 3) / 6", onnx="HardSwish")
 
 
 @register
@@ -43,10 +56,17 @@ class PRelu(Elementwise):
     def parameters(self, shapes, out):
         return shapes[0][1]
 
+    def onnx(self, emit, inputs, node) -> str:
+        # one slope per channel, broadcast over height and width (PyTorch's default start: 0.25)
+        shape = emit.input_shapes(node)[0]
+        slope = emit.weight(node, "slope", (shape[1], *[1] * (len(shape) - 2)), default=("constant", 0.25))
+        return emit.op("PRelu", [inputs[0], slope], node)
+
 
 class _Softmax(Elementwise):
     cost = 3  # exp, sum, divide
     arguments = (Arg("axis", integer(None), 1),)
+    onnx_attrs = ("axis",)
 
     def output_shape(self, shapes):
         rank, axis = len(shapes[0]), self.attrs["axis"]
@@ -59,9 +79,11 @@ class _Softmax(Elementwise):
 class Softmax(_Softmax):
     kind = "softmax"
     doc = "softmax along `axis` (channels by default)"
+    onnx_op = "Softmax"
 
 
 @register
 class LogSoftmax(_Softmax):
     kind = "logsoftmax"
     doc = "log of softmax along `axis`"
+    onnx_op = "LogSoftmax"

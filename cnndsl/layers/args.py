@@ -14,9 +14,17 @@ REQUIRED = object()
 
 
 class ArgError(Exception):
-    def __init__(self, message: str, hint: str = ""):
+    """A value the argument cannot take. `code` E0310 marks an unknown word (an enum)."""
+
+    def __init__(self, message: str, hint: str = "", code: str = "E0301"):
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.code = message, hint, code
+
+
+def unknown_word(what: str, word: str, choices) -> ArgError:
+    """An unknown enum word, with the closest choice as a hint."""
+    hint = _suggest(word, choices) or f"expected one of {', '.join(choices)}"
+    return ArgError(f"unknown {what} `{word}`; expected one of {', '.join(choices)}", hint, "E0310")
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ def padding(value):
             return "same"
         if value.name == "valid":
             return (0, 0, 0, 0)
-        raise ArgError(f"unknown padding `{value.name}`", _suggest(value.name, ("same", "valid")))
+        raise unknown_word("padding", value.name, ("same", "valid"))
     return amounts(value)
 
 
@@ -115,7 +123,7 @@ def choice(*names: str):
             raise ArgError(f"expected one of {', '.join(names)}; got {describe(value)}")
         name = value.name if isinstance(value, Symbol) else value
         if name not in names:
-            raise ArgError(f"unknown value `{name}`; expected one of {', '.join(names)}", _suggest(name, names))
+            raise unknown_word("value", name, names)
         return name
 
     return convert
@@ -134,7 +142,7 @@ def initializer(value):
         if value.name in ("normal", "uniform"):
             raise ArgError(f"`{value.name}` needs its scale: `{value.name}(0.01)`")
         if value.name not in INITS:
-            raise ArgError(f"unknown initializer `{value.name}`", _suggest(value.name, INITS))
+            raise unknown_word("initializer", value.name, INITS)
         return (value.name,)
     if isinstance(value, Func) and value.name in ("normal", "uniform"):
         if len(value.args) != 1:

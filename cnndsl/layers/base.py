@@ -77,6 +77,17 @@ class Layer:
         """A short description for tables and diagrams: `conv 3x3 /2, 128`."""
         return self.kind
 
+    # -- ONNX emission (backends/onnx.py) -------------------------------------------------
+    onnx_op: ClassVar[str] = ""
+    onnx_attrs: ClassVar[tuple[str, ...]] = ()  # attributes passed through under their own names
+
+    def onnx(self, emit, inputs: list[str], node) -> str:
+        """Emit this layer's ONNX operators through `emit`; return the output tensor's name.
+
+        The default is one operator, `onnx_op`, with the attributes named in `onnx_attrs`.
+        """
+        return emit.op(self.onnx_op, inputs, node, **{key: self.attrs[key] for key in self.onnx_attrs})
+
 
 class Elementwise(Layer):
     """A layer that maps each element on its own; `cost` FLOPs per element."""

@@ -69,6 +69,31 @@ class _Convolution(Layer):
         # one multiply and one add per MAC; the first add of each output is the bias
         return 2 * self.macs(shapes, out) - (0 if self.attrs["bias"] else elements(out))
 
+    onnx_op = "Conv"
+
+    def onnx(self, emit, inputs, node) -> str:
+        shapes = emit.input_shapes(node)
+        shape = self.weight_shape(shapes)
+        request = self.attrs.get("weights")
+        if request is None:
+            weight = emit.weight(node, "weight", shape)
+        else:
+            weight = emit.fixed(node, "weight", kernel_for(request, *self.attrs["kernel_shape"]), shape)
+        args = [inputs[0], weight]
+        if self.attrs["bias"]:
+            args.append(emit.filled(node, "bias", (self.out_channels(shapes),), 0.0))
+        return emit.op(self.onnx_op, args, node, **self.onnx_window(shapes))
+
+    def onnx_window(self, shapes) -> dict:
+        a = self.attrs
+        return {
+            "kernel_shape": a["kernel_shape"],
+            "strides": a["strides"],
+            "pads": self.pads_for(shapes[0]),
+            "dilations": a["dilations"],
+            "group": self.group_count(shapes),
+        }
+
     def label(self) -> str:
         stride = self.attrs["strides"]
         text = f"{self.kind} {'x'.join(map(str, self.attrs['kernel_shape']))}"
@@ -157,11 +182,10 @@ class ConvTranspose(_Convolution):
     def check(self) -> None:
         a = self.attrs
         for i, axis in enumerate(("height", "width")):
-            limit = max(a["strides"][i], a["dilations"][i])
-            if a["output_padding"][i] >= limit:
+            if a["output_padding"][i] >= a["strides"][i]:
                 exc = ArgError(
                     f"output_pad {a['output_padding'][i]} on the {axis} must be smaller than the stride "
-                    f"({a['strides'][i]}) or the dilation ({a['dilations'][i]})",
+                    f"({a['strides'][i]})",
                     "output_pad only resolves the ambiguity of a strided transposed convolution",
                 )
                 exc.arg = "output_pad"
@@ -170,6 +194,11 @@ class ConvTranspose(_Convolution):
     def weight_shape(self, shapes) -> tuple:
         kh, kw = self.attrs["kernel_shape"]
         return (self.in_channels(shapes), self.out_channels(shapes) // self.group_count(shapes), kh, kw)
+
+    onnx_op = "ConvTranspose"
+
+    def onnx_window(self, shapes) -> dict:
+        return {**super().onnx_window(shapes), "output_padding": self.attrs["output_padding"]}
 
     def pads_for(self, shape) -> tuple:
         if self.attrs["pads"] != "same":

@@ -38,12 +38,20 @@ class Dense(Layer):
     def label(self) -> str:
         return f"dense {self.attrs['out']}"
 
+    def onnx(self, emit, inputs, node) -> str:
+        features = emit.input_shapes(node)[0][1]
+        args = [inputs[0], emit.weight(node, "weight", (self.attrs["out"], features))]
+        if self.attrs["bias"]:
+            args.append(emit.filled(node, "bias", (self.attrs["out"],), 0.0))
+        return emit.op("Gemm", args, node, transB=1)
+
 
 @register
 class Flatten(Layer):
     kind = "flatten"
     family = "shape"
     doc = "[N, C, H, W] to [N, C*H*W]"
+    onnx_op = "Flatten"  # not a Shape/Gather/Reshape chain: the batch dimension stays symbolic
 
     def output_shape(self, shapes):
         size = 1

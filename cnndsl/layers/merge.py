@@ -30,6 +30,9 @@ class Concat(_Merge):
     kind = "concat"
     doc = "joins branches along the channels"
 
+    def onnx(self, emit, inputs, node) -> str:
+        return emit.op("Concat", inputs, node, axis=1)
+
     def output_shape(self, shapes):
         first = shapes[0]
         for i, shape in enumerate(shapes[1:], 1):
@@ -52,6 +55,9 @@ class Add(_Merge):
     kind = "add"
     doc = "element-wise sum; shapes must match exactly"
 
+    def onnx(self, emit, inputs, node) -> str:
+        return emit.op("Add" if len(inputs) == 2 else "Sum", inputs, node)
+
     def output_shape(self, shapes):
         for i, shape in enumerate(shapes[1:], 1):
             if shape != shapes[0]:
@@ -63,6 +69,12 @@ class Add(_Merge):
 class Mul(_Merge):
     kind = "mul"
     doc = "element-wise product, broadcasting size-1 dimensions (squeeze-and-excitation)"
+
+    def onnx(self, emit, inputs, node) -> str:
+        product = inputs[0]
+        for i, other in enumerate(inputs[1:], 1):
+            product = emit.op("Mul", [product, other], node, "" if i == len(inputs) - 1 else f"mul{i}")
+        return product
 
     def output_shape(self, shapes):
         out = list(shapes[0])

@@ -33,12 +33,22 @@ class BatchNorm(Layer):
     def flops(self, shapes, out):  # folded to one multiply and one add per element
         return 2 * elements(out)
 
+    def onnx(self, emit, inputs, node) -> str:
+        channels = (emit.input_shapes(node)[0][1],)
+        scale = emit.weight(node, "scale", channels, default=("ones",))
+        shift = emit.filled(node, "shift", channels, 0.0)
+        mean = emit.filled(node, "mean", channels, 0.0)
+        var = emit.filled(node, "var", channels, 1.0)
+        return emit.op("BatchNormalization", [inputs[0], scale, shift, mean, var], node, epsilon=self.attrs["epsilon"])
+
 
 @register
 class LocalResponseNorm(Layer):
     kind = "lrn"
     family = "norm"
     doc = "local response normalization across channels (AlexNet)"
+    onnx_op = "LRN"
+    onnx_attrs = ("size", "alpha", "beta", "bias")
     arguments = (
         Arg("size", integer(1), 5),
         Arg("alpha", number(), 1e-4),
@@ -64,3 +74,7 @@ class Dropout(Layer):
 
     def label(self) -> str:
         return f"dropout {self.attrs['ratio']:g}"
+
+    def onnx(self, emit, inputs, node) -> str:
+        ratio = emit.constant(node, "ratio", self.attrs["ratio"], "float32")
+        return emit.op("Dropout", [inputs[0], ratio], node)

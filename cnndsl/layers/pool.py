@@ -51,6 +51,17 @@ class _Pool(Layer):
         text = f"{self.kind} {'x'.join(map(str, self.attrs['kernel_shape']))}"
         return text + (f" /{size_text(self.strides)}" if self.strides != (1, 1) else "")
 
+    def onnx(self, emit, inputs, node) -> str:
+        window = {
+            "kernel_shape": self.attrs["kernel_shape"],
+            "strides": self.strides,
+            "pads": self.pads_for(emit.input_shapes(node)[0]),
+        }
+        return emit.op(self.onnx_op, inputs, node, **window, **self.onnx_options())
+
+    def onnx_options(self) -> dict:
+        return {"ceil_mode": int(self.attrs["ceil"])}
+
 
 POOL_ARGS = (
     Arg("kernel", pair(), attr="kernel_shape"),
@@ -65,6 +76,7 @@ class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling; padding never wins the max"
     arguments = POOL_ARGS
+    onnx_op = "MaxPool"
 
     def flops(self, shapes, out):  # k-1 comparisons per output
         return elements(out) * (prod(self.attrs["kernel_shape"]) - 1)
@@ -75,6 +87,10 @@ class AvgPool(_Pool):
     kind = "avgpool"
     doc = "average pooling"
     arguments = (*POOL_ARGS, Arg("include_pad", boolean, False))
+    onnx_op = "AveragePool"
+
+    def onnx_options(self) -> dict:
+        return {**super().onnx_options(), "count_include_pad": int(self.attrs["include_pad"])}
 
 
 @register
@@ -87,6 +103,10 @@ class LpPool(_Pool):
         Arg("stride", pair(), None, attr="strides"),
         Arg("p", integer(1), 2),
     )
+    onnx_op = "LpPool"
+
+    def onnx_options(self) -> dict:
+        return {"p": self.attrs["p"]}
 
 
 class _GlobalPool(Layer):
@@ -109,12 +129,14 @@ class _GlobalPool(Layer):
 class GlobalAvgPool(_GlobalPool):
     kind = "gap"
     doc = "global average pooling to [N, C, 1, 1]"
+    onnx_op = "GlobalAveragePool"
 
 
 @register
 class GlobalMaxPool(_GlobalPool):
     kind = "gmp"
     doc = "global max pooling to [N, C, 1, 1]"
+    onnx_op = "GlobalMaxPool"
 
     def flops(self, shapes, out):
         return elements(shapes[0]) - elements(out)

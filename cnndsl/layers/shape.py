@@ -29,12 +29,16 @@ class Input(Layer):
     def label(self) -> str:
         return "input " + "x".join(map(str, self.attrs["shape"]))
 
+    def onnx(self, emit, inputs, node) -> str:
+        return emit.graph_input(node)
+
 
 @register
 class Identity(Layer):
     kind = "identity"
     family = "shape"
     doc = "passes the value through"
+    onnx_op = "Identity"
 
 
 @register
@@ -61,6 +65,13 @@ class Pad(Layer):
 
     def label(self) -> str:
         return f"pad {self.attrs['mode']}"
+
+    def onnx(self, emit, inputs, node) -> str:
+        top, left, bottom, right = self.attrs["pads"]
+        args = [inputs[0], emit.constant(node, "pads", [0, 0, top, left, 0, 0, bottom, right])]
+        if self.attrs["mode"] == "constant" and self.attrs["value"] != 0:
+            args.append(emit.constant(node, "value", self.attrs["value"], "float32"))
+        return emit.op("Pad", args, node, mode=self.attrs["mode"])
 
 
 def _scale(value):
@@ -100,6 +111,19 @@ class Upsample(Layer):
         s = self.attrs["scales"]
         return f"upsample x{s[0]:g} {self.attrs['mode']}"
 
+    def onnx(self, emit, inputs, node) -> str:
+        # output sizes (int64) rather than float scales: floats in the model are weights only
+        sizes = emit.constant(node, "sizes", list(spatial(node.shape)))
+        return emit.op(
+            "Resize",
+            [inputs[0], "", "", sizes],
+            node,
+            axes=[2, 3],
+            mode=self.attrs["mode"],
+            coordinate_transformation_mode="half_pixel",
+            nearest_mode="round_prefer_floor",
+        )
+
 
 @register
 class ChannelShuffle(Layer):
@@ -117,6 +141,14 @@ class ChannelShuffle(Layer):
 
     def label(self) -> str:
         return f"shuffle /{self.attrs['groups']}"
+
+    def onnx(self, emit, inputs, node) -> str:
+        _, channels, height, width = node.shape
+        groups = self.attrs["groups"]
+        split = emit.constant(node, "split", [0, groups, channels // groups, height, width])
+        grouped = emit.op("Reshape", [inputs[0], split], node, "reshape")
+        swapped = emit.op("Transpose", [grouped], node, "transpose", perm=[0, 2, 1, 3, 4])
+        return emit.op("Reshape", [swapped, emit.constant(node, "shape", [0, channels, height, width])], node)
 
 
 __all__ = ["Input", "elements"]

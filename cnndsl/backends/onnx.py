@@ -1,0 +1,365 @@
+"""Graph -> ONNX ModelProto, and the `cnndsl compile` command.
+
+Every layer class emits its own operators through an :class:`Emitter`
+(``Layer.onnx(emit, inputs, node) -> output tensor name``); this module only
+walks the graph in order, names things, makes weights and writes the file. It
+never asks which kind a layer is.
+
+The model pins ``OPSET`` and ``IR_VERSION`` so that both onnxruntime (CPU) and
+onnxruntime-gpu load it (docs/onnx.md). The batch dimension is the symbolic
+``N``. Learnable parameters and batch-norm state are the model's only float
+initializers; structural constants (pads, shapes, clip bounds) are
+``Constant`` nodes.
+
+>>> import cnndsl
+>>> model = cnndsl.loads("network T { input x: [3, 8, 8]; conv(4, 3) -> relu }").to_onnx()
+>>> [(n.name, n.op_type) for n in model.graph.node], [o.name for o in model.graph.output]
+([('conv1', 'Conv'), ('relu1', 'Relu')], ['output'])
+>>> model.ir_version, model.opset_import[0].version
+(10, 21)
+>>> [(t.name, list(t.dims)) for t in model.graph.initializer]
+[('conv1/weight', [4, 3, 3, 3]), ('conv1/bias', [4])]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .. import __version__
+from ..errors import usage_error
+from ..files import atomic_path
+from . import weights
+
+OPSET = 21
+IR_VERSION = 10
+DOMAIN = ""
+# protobuf cannot serialise a message over 2 GiB; keep a margin for the graph itself
+EXTERNAL_DATA_THRESHOLD = 2**31 - 2**26
+THREADS = min(4, os.cpu_count() or 1)
+
+
+class Emitter:
+    """What a layer's `onnx` method may use: nodes, constants and weights.
+
+    Helper nodes of a layer are named ``<node>/<suffix>``; the layer's last
+    node carries the graph node's own name (``Stage2/Bottleneck1/conv2``) and
+    every node's ``doc_string`` is the source location ``file:line:col``.
+    """
+
+    def __init__(self, graph, generator: weights.Generator, skeleton: bool = False):
+        self.graph = graph
+        self.generator = generator
+        self.skeleton = skeleton
+        self.weight_inputs: list[onnx.ValueInfoProto] = []
+        self.pending: list[tuple[str, tuple, object]] = []  # the weights: (name, shape, make), in order
+        self.nodes: list[onnx.NodeProto] = []
+        self.inputs: list[onnx.ValueInfoProto] = []
+        self.floats: dict[str, int] = {}  # graph node -> float values it added
+
+    # -- nodes --------------------------------------------------------------------------
+    def op(self, op_type: str, inputs: list[str], node, suffix: str = "", **attrs) -> str:
+        """Add one ONNX node for graph node `node`; return its output tensor name."""
+        name = f"{node.name}/{suffix}" if suffix else node.name
+        attrs = {key: _attribute(value) for key, value in attrs.items()}
+        self.nodes.append(
+            helper.make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
+        )
+        return name
+
+    def constant(self, node, suffix: str, value, dtype=np.int64) -> str:
+        """A structural constant (not a weight) as a `Constant` node."""
+        tensor = numpy_helper.from_array(np.asarray(value, dtype=dtype), f"{node.name}/{suffix}")
+        return self.op("Constant", [], node, suffix, value=tensor)
+
+    def input_shapes(self, node) -> list[tuple]:
+        return [self.graph[i].shape for i in node.inputs]
+
+    def graph_input(self, node) -> str:
+        self.inputs.append(_value_info(node.name, node.shape))
+        return node.name
+
+    # -- weights --------------------------------------------------------------------------
+    def weight(self, node, role: str, shape: tuple, default: tuple = ("he",)) -> str:
+        """A learnable tensor made by the layer's `init=` (or `default`)."""
+        init, shape = node.layer.attrs.get("init") or default, tuple(shape)
+        return self.add(node, role, shape, lambda: self.generator.draw(node.name, init, shape, node.span, role))
+
+    def filled(self, node, role: str, shape: tuple, value: float) -> str:
+        """A tensor of one value: biases (0), batch-norm shift (0), mean (0) and variance (1)."""
+        shape = tuple(shape)
+        return self.add(node, role, shape, lambda: weights.constant(shape, value))
+
+    def fixed(self, node, role: str, kernel, shape: tuple) -> str:
+        """A conv weight holding the 2-D `kernel` for every [out, in/groups] pair."""
+        shape = tuple(shape)
+        return self.add(node, role, shape, lambda: weights.fixed(kernel, shape))
+
+    def add(self, node, role: str, shape: tuple, make) -> str:
+        """Register the tensor `<node>/<role>`: an initializer from `make()`, or a graph input in a skeleton."""
+        name, shape = f"{node.name}/{role}", tuple(shape)
+        if self.skeleton:
+            self.weight_inputs.append(_value_info(name, shape))
+        else:
+            self.pending.append((name, shape, make))
+        self.floats[node.name] = self.floats.get(node.name, 0) + math.prod(shape)
+        return name
+
+
+def _attribute(value):
+    """Layer attribute -> ONNX attribute value (tuples become lists)."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _value_info(name: str, shape: tuple) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+def build(network, seed: int = 0, skeleton: bool = False) -> onnx.ModelProto:
+    """The ONNX model of `network` with weights drawn from `seed`.
+
+    A `skeleton` has no weights: each weight is a graph input of its shape
+    instead (after the network's inputs), which makes shape checks of very
+    large networks cheap.
+    """
+    model, pending = assemble(network, seed, skeleton)
+    attach(model, pending)
+    return model
+
+
+def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple[onnx.ModelProto, list]:
+    """The model without its initializers, and its weights still to be made: (name, shape, make)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise usage_error(f"the seed must be a whole number of 0 or more, got {seed!r}", "E0703")
+    emit = Emitter(network.graph, weights.Generator(seed), skeleton)
+    tensors: dict[str, str] = {}
+    for node in network.graph.nodes():
+        tensors[node.name] = node.layer.onnx(emit, [tensors[i] for i in node.inputs], node)
+        _check_floats(emit, node)
+    outputs = []
+    for name, node in network.graph.outputs.items():
+        tensors[node] = _name_output(emit, tensors[node], name, network.graph[node], outputs)
+        outputs.append(_value_info(name, network.graph[node].shape))
+    graph = helper.make_graph(emit.nodes, network.name, emit.inputs + emit.weight_inputs, outputs)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid(DOMAIN, OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="cnndsl",
+        producer_version=__version__,
+        doc_string=f"network {network.name} from {network.source}",
+    )
+    helper.set_model_props(model, metadata(network, seed))
+    return model, emit.pending
+
+
+def realise(pending: list):
+    """The weights as (name, float32 array), in order, made on a few threads.
+
+    numpy releases the GIL while it draws, so later weights are drawn while
+    earlier ones are being written.
+    """
+    with ThreadPoolExecutor(THREADS) as pool:
+        yield from zip((name for name, _, _ in pending), pool.map(lambda item: item[2](), pending))
+
+
+def attach(model: onnx.ModelProto, pending: list) -> None:
+    """Add the weights to the model as initializers (written in place: no protobuf copies)."""
+    for name, array in realise(pending):
+        tensor = model.graph.initializer.add()
+        tensor.name, tensor.data_type = name, TensorProto.FLOAT
+        tensor.dims.extend(array.shape)
+        tensor.raw_data = _little_endian(array).tobytes()
+
+
+def _little_endian(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype="<f4")
+
+
+def _check_floats(emit: Emitter, node) -> None:
+    """The weights emitted for a node are exactly its parameters and state (a compiler check)."""
+    made, expected = emit.floats.get(node.name, 0), node.params + node.state
+    if made != expected:
+        raise AssertionError(f"{node.name}: emitted {made} weight values, the analysis counts {expected}")
+
+
+def _name_output(emit: Emitter, tensor: str, name: str, node, outputs: list) -> str:
+    """Give an output its source name: rename the producing tensor, or add an Identity.
+
+    An Identity is needed when the tensor is a graph input or already another
+    output, or when the name is taken.
+    """
+    if tensor == name:
+        return name
+    producer = next((n for n in emit.nodes if tensor in n.output), None)
+    taken = any(name in n.output or name in n.input for n in emit.nodes) or name in _names(emit)
+    if producer is None or taken or tensor in {o.name for o in outputs}:
+        emit.nodes.append(
+            helper.make_node("Identity", [tensor], [name], name=f"{node.name}/{name}", doc_string=str(node.span))
+        )
+        return name
+    for other in emit.nodes:
+        for i, value in enumerate(other.input):
+            if value == tensor:
+                other.input[i] = name
+    producer.output[0] = name
+    return name
+
+
+def _names(emit: Emitter) -> set:
+    return {i.name for i in emit.inputs + emit.weight_inputs} | {name for name, _, _ in emit.pending}
+
+
+def metadata(network, seed: int) -> dict[str, str]:
+    """`metadata_props`: provenance of the model and its frozen layers."""
+    source = network.program.sources.get(network.source, "")
+    frozen = [n.name for n in network.graph.nodes() if n.params > 0 and n.trainable == 0]
+    return {
+        "cnndsl_version": __version__,
+        "source": network.source,
+        "source_sha256": hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        "network": network.name,
+        "seed": str(seed),
+        "frozen": ",".join(frozen),
+    }
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(t.raw_data) for t in model.graph.initializer)
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> onnx.ModelProto:
+    """The model of `network`; written atomically to `path` when given.
+
+    Over 2 GiB of weights the file is saved with ONNX external data (a
+    `<name>.data` file beside it), and the returned model then refers to it.
+    """
+    model, pending = assemble(network, seed)
+    arrays = list(realise(pending))  # made once: written and attached
+    if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
+        write(model, arrays, path)
+        path = None
+    attach(model, [(name, array.shape, lambda array=array: array) for name, array in arrays])
+    if path is not None:
+        save_external(model, Path(path))
+    return model
+
+
+def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
+    """Write the model of `network` to `path` (atomically); True when it needed external data."""
+    model, pending = assemble(network, seed)
+    if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
+        write(model, realise(pending), path)
+        return False
+    attach(model, pending)
+    save_external(model, Path(path))
+    return True
+
+
+def _nbytes(pending: list) -> int:
+    return sum(4 * math.prod(shape) for _, shape, _ in pending)
+
+
+def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
+    """`model` plus the weights `arrays` ((name, array) pairs) as initializers, streamed to `path` atomically.
+
+    Serialising hundreds of megabytes through protobuf copies them twice; the
+    weights are instead written straight from numpy after the model, each as
+    one more occurrence of `ModelProto.graph` holding one initializer. Protobuf
+    merges repeated occurrences of a message field, so readers see one graph
+    with the initializers appended in order.
+    """
+    with atomic_path(path) as temporary, open(temporary, "wb") as f:
+        f.write(model.SerializeToString())
+        for name, array in arrays:
+            f.write(_initializer_frame(name, array))
+            f.write(memoryview(_little_endian(array)).cast("B"))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+_GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
+_INITIALIZER = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
+_RAW_DATA = onnx.TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
+
+
+def _initializer_frame(name: str, array: np.ndarray) -> bytes:
+    """The bytes before the raw data: graph { initializer { name, dims, type, raw_data length } }."""
+    tensor = onnx.TensorProto(name=name, dims=array.shape, data_type=TensorProto.FLOAT).SerializeToString()
+    tensor += _key(_RAW_DATA, array.nbytes)
+    initializer = _key(_INITIALIZER, len(tensor) + array.nbytes) + tensor
+    return _key(_GRAPH, len(initializer) + array.nbytes) + initializer
+
+
+def _key(field: int, length: int) -> bytes:
+    """A length-delimited field's tag and length (protobuf wire type 2)."""
+    return _varint(field << 3 | 2) + _varint(length)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def save_external(model: onnx.ModelProto, path: Path) -> None:
+    """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place."""
+    location = path.name + ".data"
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise usage_error(f"cannot write {path}: it is a directory", "E0801")
+    try:
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
+    try:
+        onnx.save_model(model, staging / path.name, save_as_external_data=True, location=location, size_threshold=0)
+        for name in (location, path.name):
+            os.chmod(staging / name, 0o644)
+        os.replace(staging / location, folder / location)
+        os.replace(staging / path.name, path)
+    except OSError as exc:
+        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# -- command ---------------------------------------------------------------------------------
+
+
+def command(args) -> int:
+    """`cnndsl compile FILE -o MODEL.onnx`."""
+    from ..cli import load_network
+
+    network = load_network(args)
+    path = args.output or f"{network.name}.onnx"
+    external = " (weights in external data)" if compile_file(network, path, args.seed) else ""
+    totals = network.totals
+    print(
+        f"{path}: network {network.name}, "
+        f"{totals['params']:,} params + {totals['state']:,} state, opset {OPSET}, IR {IR_VERSION}{external}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,192 @@
+"""The error catalogue: one bad program per kind of mistake, in tests/errors/.
+
+Each `tests/errors/NAME.cnn` is compiled from inside tests/errors/ (so file
+names print relative); its stderr must equal `NAME.expected` (golden,
+rewritten by `pytest --update-goldens`), and its first diagnostic must have the
+code, line, column and message listed in CATALOGUE below.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl import cli
+from conftest import check_golden
+
+ERRORS = Path(__file__).resolve().parent / "errors"
+
+# name: (code, line, column, words of the message, extra command-line arguments)
+CATALOGUE = {
+    # syntax
+    "syntax_unclosed_brace": ("E0101", 1, 15, "unclosed `{`: the file ends before its `}`", ()),
+    "syntax_unclosed_paren": ("E0101", 3, 7, "unclosed `(`: expected `)` before `->`", ()),
+    "syntax_unclosed_paren_newline": ("E0101", 3, 7, "unclosed `(`: expected `)` before name `relu`", ()),
+    "syntax_unclosed_bracket": ("E0101", 3, 12, "unclosed `[`: expected `]` before `)`", ()),
+    "syntax_unclosed_block": ("E0101", 1, 12, "unclosed `{`: expected `}` before `network`", ()),
+    "syntax_unmatched_paren": ("E0105", 3, 14, "unmatched `)`", ()),
+    "syntax_stray_token": ("E0100", 3, 15, "unexpected name `relu`", ()),
+    "syntax_missing_value": ("E0100", 3, 19, "unexpected `)`", ()),
+    "syntax_bad_number": ("E0103", 3, 12, "malformed number `3.3.3`", ()),
+    "syntax_bad_number_suffix": ("E0103", 3, 12, "malformed number `3x3`", ()),
+    "syntax_unterminated_string": ("E0102", 3, 20, "unterminated string", ()),
+    "syntax_bad_character": ("E0104", 3, 23, "unexpected character `@`", ()),
+    # names, definitions, arguments
+    "unknown_layer": ("E0210", 3, 25, "unknown layer or block `relux`", ()),
+    "unknown_block": ("E0210", 7, 3, "unknown layer or block `Stme`", ()),
+    "unknown_argument": ("E0211", 3, 15, "`conv` has no argument `strid`", ()),
+    "unknown_block_parameter": ("E0211", 7, 8, "block `Stem` has no parameter `chanels`", ()),
+    "unknown_enum_word": ("E0310", 3, 19, "unknown padding `sme`", ()),
+    "unknown_enum_mode": ("E0310", 3, 17, "unknown value `nearst`", ()),
+    "missing_argument": ("E0212", 3, 3, "`conv` is missing its argument `kernel`", ()),
+    "missing_block_argument": ("E0212", 7, 3, "block `Stem` is missing its argument `channels`", ()),
+    "duplicate_argument": ("E0213", 3, 15, "argument `out` is given twice", ()),
+    "too_many_arguments": ("E0214", 3, 27, "`maxpool` takes at most 4 arguments, got 5", ()),
+    "positional_after_keyword": ("E0215", 3, 16, "a positional argument follows a keyword argument", ()),
+    "wrong_argument_type": ("E0301", 3, 8, 'expected an integer, got the string "16"', ()),
+    "wrong_argument_bool": ("E0301", 3, 20, "expected `true` or `false`, got the integer 1", ()),
+    "undefined_name": ("E0220", 4, 3, "`skpi` is not defined", ()),
+    "undefined_output": ("E0220", 4, 10, "`feature` is not defined", ()),
+    "shadowing_layer": ("E0221", 3, 3, "the name `conv` shadows the layer `conv`", ()),
+    "shadowing_parameter": ("E0221", 2, 3, "the name `width` shadows the parameter `width`", ()),
+    "duplicate_definition": ("E0201", 5, 7, "`Stem` is defined twice", ()),
+    "redefine_layer": ("E0202", 1, 7, "`conv` is a built-in layer", ()),
+    "recursive_block": ("E0222", 8, 3, "block `Down` calls itself through `Up`", ()),
+    "network_called": ("E0226", 8, 3, "`Trunk` is a network; only blocks can be called", ("--network", "Small")),
+    "no_input_yet": ("E0223", 2, 3, "`conv` has no input value yet", ()),
+    "merge_one_branch": ("E0218", 3, 3, "`concat` needs at least two branches, got 1", ()),
+    "import_missing": ("E0011", 1, 1, 'cannot find the imported file "blocks/stems.cnn"', ()),
+    "import_cycle": ("E0012", 1, 1, 'import cycle: "../import_cycle.cnn" imports this file again', ()),
+    # expressions
+    "inexact_division": ("E0306", 3, 8, "10 / 4 is not a whole number", ()),
+    "division_by_zero": ("E0305", 3, 8, "division by zero", ()),
+    "index_out_of_range": ("E0307", 3, 15, "index 2 is out of range for a list of 2", ()),
+    "tensor_as_number": ("E0304", 4, 8, "`skip` is a tensor, not a number", ()),
+    # shapes
+    "shape_nonpositive_conv": ("E0400", 3, 32, "`conv` output height would be 0: floor((2 - 3) / 1) + 1 = 0", ()),
+    "shape_nonpositive_pool": ("E0400", 3, 14, "`maxpool` output height would be 0", ()),
+    "shape_add_channels": ("E0401", 5, 5, "`add` branches disagree: [N, 128, 28, 28] vs [N, 64, 56, 56]", ()),
+    "shape_add_spatial": ("E0401", 4, 5, "`add` branches disagree: [N, 16, 30, 30] vs [N, 16, 32, 32]", ()),
+    "shape_residual_body": ("E0401", 4, 5, "`add` branches disagree: [N, 32, 32, 32] vs [N, 16, 32, 32]", ()),
+    "shape_mul_channels": ("E0401", 5, 5, "`mul` branches disagree: [N, 64, 32, 32] vs [N, 32, 1, 1]", ()),
+    "shape_mul_spatial": ("E0401", 5, 5, "`mul` branches disagree: [N, 64, 32, 32] vs [N, 64, 16, 16]", ()),
+    "shape_concat_spatial": ("E0401", 4, 5, "`concat` branches disagree on spatial size", ()),
+    "shape_concat_rank": ("E0401", 4, 5, "`concat` branches disagree on rank", ()),
+    "shape_dense_unflattened": ("E0400", 4, 3, "`dense` needs a flat input [N, F], got [N, 16, 30, 30]", ()),
+    "shape_groups": ("E0400", 3, 3, "30 input channels are not divisible by groups=4", ()),
+    "shape_convT_output_pad": ("E0301", 3, 36, "output_pad 2 on the height must be smaller than the stride (2)", ()),
+    "shape_projection": ("E0403", 3, 3, "no 1x1 stride maps [N, 16, 32, 32] to [N, 32, 30, 30]", ()),
+    # files
+    "file_empty": ("E0006", 1, 1, "the file is empty", ()),
+    "file_comments_only": ("E0006", 1, 1, "the file holds only comments", ()),
+    "file_binary": ("E0004", 1, 1, "this is a binary file", ()),
+    "file_not_utf8": ("E0005", 1, 9, "the file is not valid UTF-8 (byte 0xfc)", ()),
+    "no_network": ("E0227", 1, 1, "this file defines no network", ()),
+    # limits
+    "limit_repeat": ("E0604", 3, 10, "`repeat 1,000,000,000` would expand the network past the limit", ()),
+    "limit_nested_repeat": ("E0604", 3, 10, "`repeat 1,000` would expand the network past the limit", ()),
+    "limit_block_fanout": ("E0604", 45, 3, "block `B40` would expand the network past the limit", ()),
+    "limit_block_depth": ("E0603", 8, 12, "nested more than 64 deep", ()),
+    "limit_brackets": ("E0601", 3, 70, "brackets nested more than 64 deep", ()),
+    "limit_expression_depth": ("E0601", 3, 210, "expression nested more than 100 levels deep", ()),
+    # several mistakes at once
+    "independent_errors": ("E0211", 3, 15, "`conv` has no argument `strid`", ()),
+    "no_cascade": ("E0210", 3, 32, "unknown layer or block `rellu`", ()),
+    # weights files (need the ONNX backend: `cnndsl compile`)
+    "weights_npy_shape": ("E0701", 3, 3, "holds an array of shape [16, 3, 5, 5]; this layer needs [16, 3, 3, 3]", ()),
+    "weights_npy_missing": ("E0702", 3, 3, 'weights file "data/missing.npy" not found', ()),
+}
+
+# How many diagnostics some entries report (all others: exactly one).
+COUNTS = {"independent_errors": 3}
+
+
+def _command(name: str) -> list[str]:
+    return ["compile", "-o", "-"] if name.startswith("weights_") else ["check"]
+
+
+def _run(name: str, capsys, tmp_path, *extra: str) -> tuple[int, str, float]:
+    command = _command(name)
+    if command[0] == "compile":
+        command = ["compile", "-o", str(tmp_path / "model.onnx")]
+    start = time.perf_counter()
+    code = cli.main([*command, f"{name}.cnn", "--color", "never", *CATALOGUE[name][4], *extra])
+    elapsed = time.perf_counter() - start
+    return code, capsys.readouterr().err, elapsed
+
+
+def test_every_catalogue_file_is_listed():
+    assert sorted(p.stem for p in ERRORS.glob("*.cnn")) == sorted(CATALOGUE)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_error_catalogue(name, capsys, monkeypatch, tmp_path, update_goldens):
+    if name.startswith("weights_"):
+        pytest.importorskip("onnx")
+    code, line, column, words, _ = CATALOGUE[name]
+    monkeypatch.chdir(ERRORS)
+
+    status, text, elapsed = _run(name, capsys, tmp_path)
+    assert status == 1, text
+    assert elapsed < 5, f"{name} took {elapsed:.1f} s"
+    assert "Traceback" not in text and "internal error" not in text
+    assert text.startswith(f"{name}.cnn:{line}:{column}: error: ") or name == "import_cycle", text
+    check_golden(ERRORS / f"{name}.expected", text, update_goldens)
+
+    status, text, _ = _run(name, capsys, tmp_path, "--diagnostics", "json")
+    diagnostics = json.loads(text)["diagnostics"]
+    first = diagnostics[0]
+    assert (first["code"], first["line"], first["column"]) == (code, line, column)
+    assert words in first["message"]
+    assert len(diagnostics) == COUNTS.get(name, 1), diagnostics
+
+
+def test_api_reports_code_line_column():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.loads("network N {\n  input x: [3, 8, 8]\n  conv(4, 3, pad=sme)\n}\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E0310", 3, 18)
+    assert diagnostic.hint == "did you mean `same`?"
+
+
+def test_limits_answer_fast():
+    """Limits refuse before they build: each of these answers in well under a second."""
+    programs = [
+        "network N { input x: [3, 8, 8]; repeat 1000000000 { relu } }",
+        "network N { input x: [3, 8, 8]; repeat 1000000 { repeat 1000000 { } } }",
+        "block B(n) { repeat n { relu } }\nnetwork N { input x: [3, 8, 8]; repeat 100000 { B(10000) } }",
+        "network N { input x: [3, 8, 8]; conv(" + "[" * 100_000 + " }",
+        "network N { input x: [3, 8, 8]; conv(" + "-" * 50_000 + "1, 3) }",
+        "network N { input x: [3, 8, 8]; conv(" + "+".join(["1"] * 20_000) + ", 3) }",
+    ]
+    for text in programs:
+        start = time.perf_counter()
+        with pytest.raises(cnndsl.CnnError) as caught:
+            cnndsl.loads(text)
+        assert time.perf_counter() - start < 1.0, text[:80]
+        assert caught.value.code.startswith(("E06", "E010")), caught.value.diagnostics
+
+
+def test_too_large_file(tmp_path, capsys):
+    big = tmp_path / "big.cnn"
+    big.write_text("# padding\n" * 200_000)
+    assert cli.main(["check", str(big)]) == 1
+    err = capsys.readouterr().err
+    assert f"{big}:1:1: error: the file is 2,000,000 bytes; the limit is 1,000,000 [E0003]" in err
+
+
+def test_one_mistake_gives_one_error():
+    text = "network N {\n  input x: [3, 8, 8]\n  a = conv(4, 3) -> rellu\n  b = a -> relu\n  add { a; b }\n  dense(3)\n}\n"
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.loads(text)
+    assert [d.code for d in caught.value.diagnostics] == ["E0210"]
+
+
+def test_repeated_mistake_is_reported_once():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.loads("network N {\n  input x: [3, 8, 8]\n  repeat 50 { conv(1.5, 3) }\n}\n")
+    assert len(caught.value.diagnostics) == 1
