@@ -247,3 +247,15 @@ def test_report_formats_and_depth():
     csv_text = n.report("csv", depth=1)
     assert csv_text.splitlines()[0].startswith("name,op,label,shape,params")
     assert len(csv_text.splitlines()) == 1 + len(n.rows(depth=1))
+
+
+def test_graph_as_networkx_is_acyclic_and_matches_inputs():
+    import networkx
+
+    n = cnndsl.load(str(ROOT / "architectures" / "googlenet.cnn"))
+    g = n.graph.nx
+    assert networkx.is_directed_acyclic_graph(g)
+    assert g.number_of_nodes() == len(n.nodes)
+    for node in n.nodes:
+        assert set(g.predecessors(node.name)) == set(node.inputs)
+        assert g.nodes[node.name]["node"] is node
