@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import check_golden
 
 import cnndsl
 from cnndsl import cli
-from conftest import check_golden
 
 ERRORS = Path(__file__).resolve().parent / "errors"
 
@@ -180,7 +180,9 @@ def test_too_large_file(tmp_path, capsys):
 
 
 def test_one_mistake_gives_one_error():
-    text = "network N {\n  input x: [3, 8, 8]\n  a = conv(4, 3) -> rellu\n  b = a -> relu\n  add { a; b }\n  dense(3)\n}\n"
+    text = (
+        "network N {\n  input x: [3, 8, 8]\n  a = conv(4, 3) -> rellu\n  b = a -> relu\n  add { a; b }\n  dense(3)\n}\n"
+    )
     with pytest.raises(cnndsl.CnnError) as caught:
         cnndsl.loads(text)
     assert [d.code for d in caught.value.diagnostics] == ["E0210"]

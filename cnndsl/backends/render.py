@@ -82,7 +82,7 @@ NODE_STYLE = {
 }
 EDGE_STYLE = {"fontname": FONT, "fontsize": "9", "fontcolor": "#555555", "color": "#666666", "arrowsize": "0.6"}
 INSTALL_HINT = {
-    "svg": "pip install graphviz-pure (or pip install 'cnndsl[render]'); or install Graphviz's dot "
+    "svg": "pip install graphviz-pure; or install Graphviz's dot "
     "(apt-get install graphviz, brew install graphviz, conda install -c conda-forge graphviz); "
     f"or name a dot executable with --dot PATH or {ENVIRONMENT}=PATH",
     "pdf": "install Graphviz's dot (apt-get install graphviz, brew install graphviz, "

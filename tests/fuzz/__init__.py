@@ -1,0 +1,1 @@
+"""Fuzzing: program generators from the grammar and a mutation fuzzer over architectures/."""

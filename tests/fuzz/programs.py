@@ -1,0 +1,243 @@
+"""Program generators shared by tests/test_fuzz.py (short runs) and tests/fuzz/run.py (long runs).
+
+* :func:`programs` — a Hypothesis strategy that writes programs from the
+  grammar's productions: blocks, networks, chains, merges, repeats, expressions,
+  with arguments that are sometimes right and sometimes wrong.
+* :func:`mutate` — random edits of real programs (architectures/*.cnn):
+  deletions, insertions of tokens, swapped lines, changed numbers.
+* :func:`compile_text` — the oracle: compiling must either succeed (and the
+  report render) or raise :class:`cnndsl.CnnError`; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+import cnndsl
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCHITECTURES = sorted((ROOT / "architectures").glob("*.cnn"))
+
+LAYERS = [
+    "conv",
+    "dwconv",
+    "convT",
+    "maxpool",
+    "avgpool",
+    "lppool",
+    "gap",
+    "gmp",
+    "upsample",
+    "pad",
+    "flatten",
+    "dense",
+    "bn",
+    "lrn",
+    "dropout",
+    "relu",
+    "prelu",
+    "softmax",
+    "identity",
+    "channel_shuffle",
+    "sigmoid",
+    "leakyrelu",
+    "tanh",
+    "gelu",
+    "relux",
+    "Block",
+    "x",
+]
+KEYWORDS = [
+    "same",
+    "valid",
+    "project",
+    "identity",
+    "nearest",
+    "linear",
+    "reflect",
+    "edge",
+    "wrap",
+    "sobel_x",
+    "box",
+    "he",
+    "true",
+    "false",
+    "in.channels",
+    "in.height",
+    "in",
+    "i",
+    "w",
+    "normal(0.1)",
+    "gaussian(1.0)",
+]
+ARG_NAMES = [
+    "stride",
+    "pad",
+    "dilation",
+    "groups",
+    "bias",
+    "mult",
+    "output_pad",
+    "ceil",
+    "scale",
+    "mode",
+    "p",
+    "axis",
+    "eps",
+    "weights",
+    "init",
+    "trainable",
+    "alpha",
+    "size",
+    "shortcut",
+    "strid",
+    "w",
+]
+TOKENS = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ";",
+    "\n",
+    "->",
+    "=",
+    ":",
+    ".",
+    "+",
+    "-",
+    "*",
+    "/",
+    "//",
+    "%",
+    "#",
+    '"',
+    "0",
+    "1",
+    "3",
+    "-1",
+    "1e9",
+    "2.5",
+    "999999999999",
+    "repeat",
+    "as",
+    "block",
+    "network",
+    "input",
+    "output",
+    "import",
+    "concat",
+    "add",
+    "mul",
+    "residual",
+    "frozen",
+    *LAYERS[:6],
+    *KEYWORDS[:6],
+]
+
+numbers = st.one_of(
+    st.integers(-2, 9), st.sampled_from([0, 1, 2, 3, 64, 10**9]), st.floats(-2, 4).map(lambda f: round(f, 2))
+)
+
+
+@st.composite
+def expressions(draw, depth=0):
+    if depth > 2 or draw(st.booleans()):
+        return str(draw(st.one_of(numbers, st.sampled_from(KEYWORDS))))
+    kind = draw(st.sampled_from(["binary", "list", "index", "paren", "neg"]))
+    if kind == "binary":
+        op = draw(st.sampled_from(["+", "-", "*", "/", "//", "%"]))
+        return f"{draw(expressions(depth + 1))} {op} {draw(expressions(depth + 1))}"
+    if kind == "list":
+        items = draw(st.lists(expressions(depth + 1), max_size=4))
+        return "[" + ", ".join(items) + "]"
+    if kind == "index":
+        return f"[1, 2, 3][{draw(expressions(depth + 1))}]"
+    if kind == "paren":
+        return f"({draw(expressions(depth + 1))})"
+    return f"-{draw(expressions(depth + 1))}"
+
+
+@st.composite
+def calls(draw, depth=0):
+    name = draw(st.sampled_from(LAYERS))
+    positional = draw(st.lists(expressions(), max_size=3))
+    keywords = [f"{draw(st.sampled_from(ARG_NAMES))}={draw(expressions())}" for _ in range(draw(st.integers(0, 2)))]
+    args = positional + keywords
+    text = f"{name}({', '.join(args)})" if args or draw(st.booleans()) else name
+    if depth < 2 and draw(st.integers(0, 5)) == 0:
+        merge = draw(st.sampled_from(["concat", "add", "mul", "residual", "residual(shortcut=project)", "frozen"]))
+        branches = draw(st.lists(chains(depth + 1), min_size=1, max_size=3))
+        text = merge + " {\n" + "\n".join(branches) + "\n}"
+    elif depth < 2 and draw(st.integers(0, 7)) == 0:
+        body = draw(st.lists(chains(depth + 1), min_size=1, max_size=2))
+        text = f"repeat {draw(expressions())} as i {{\n" + "\n".join(body) + "\n}"
+    return text
+
+
+@st.composite
+def chains(draw, depth=0):
+    terms = draw(st.lists(calls(depth), min_size=1, max_size=4))
+    prefix = draw(st.sampled_from(["", "", "", "y = ", "output z = ", "x -> "]))
+    return prefix + " -> ".join(terms)
+
+
+@st.composite
+def programs(draw):
+    """A whole program: maybe a block, then a network with an input and chains."""
+    parts = []
+    if draw(st.booleans()):
+        body = draw(st.lists(chains(), min_size=0, max_size=3))
+        parts.append("block Block(w=8) {\n" + "\n".join(body) + "\n}")
+    dims = draw(st.sampled_from(["[3, 32, 32]", "[1, 8, 8]", "[16]", "[3, 224, 224]", "[0, 4, 4]", "[2, 1, 1]"]))
+    body = [f"input x: {dims}"] + draw(st.lists(chains(), min_size=0, max_size=5))
+    parts.append("network Net(w=4) {\n" + "\n".join(body) + "\n}")
+    return "\n".join(parts) + "\n"
+
+
+def mutate(text: str, rng: random.Random, edits: int | None = None) -> str:
+    """Random edits of a program's text."""
+    for _ in range(edits or rng.randint(1, 4)):
+        kind = rng.randrange(6)
+        at = rng.randrange(len(text) + 1)
+        if kind == 0 and text:  # delete a span
+            text = text[:at] + text[at + rng.randint(1, 12) :]
+        elif kind == 1:  # insert a token
+            text = text[:at] + rng.choice(TOKENS) + text[at:]
+        elif kind == 2:  # swap two lines
+            lines = text.split("\n")
+            i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+            text = "\n".join(lines)
+        elif kind == 3:  # change a number
+            digits = [i for i, c in enumerate(text) if c.isdigit()]
+            if digits:
+                i = rng.choice(digits)
+                text = text[:i] + rng.choice(["0", "7", "-1", "99999", "1.5", ""]) + text[i + 1 :]
+        elif kind == 4:  # duplicate a line
+            lines = text.split("\n")
+            i = rng.randrange(len(lines))
+            lines.insert(i, lines[i])
+            text = "\n".join(lines)
+        else:  # a random character, sometimes outside ASCII
+            text = text[:at] + rng.choice("{}()[]<>@$!?'\"\\\t\u00e9\u2192\x00") + text[at:]
+    return text
+
+
+def compile_text(text: str, name: str = "<fuzz>") -> str:
+    """'ok' or 'error'; any exception other than CnnError escapes (a bug)."""
+    try:
+        network = cnndsl.loads(text, name=name)
+    except cnndsl.CnnError as exc:
+        for diagnostic in exc.diagnostics:
+            assert diagnostic.code and diagnostic.message
+        return "error"
+    network.report("table")
+    network.to_dict(depth=0)
+    return "ok"
