@@ -552,16 +552,18 @@ class _Lowering:
         if term.body is not None:
             raise error("E0216", f"block `{term.name}` takes no body", term.span)
         current = self._need_input(current, term)
-        variables = self._block_arguments(definition, term, env)
+        variables, tensors = self._block_arguments(definition, term, env)
         count = self.counters.get((env.scope, term.name), 0) + 1
         self.counters[(env.scope, term.name)] = count
         path = (*env.scope, f"{term.name}{count}")
         self.graph.blocks[path] = BlockInstance(path, term.name, term.span)
-        inner = Env(variables, {}, current, path, env.frozen, (*env.stack, term.name), True, env.depth + 1)
+        inner = Env(variables, tensors, current, path, env.frozen, (*env.stack, term.name), True, env.depth + 1)
         return self.body(definition.body, current, inner)
 
-    def _block_arguments(self, definition: syn.Definition, term: syn.Call, env: Env) -> dict:
+    def _block_arguments(self, definition: syn.Definition, term: syn.Call, env: Env) -> tuple[dict, dict]:
+        """(numbers and symbols, tensors) bound to the block's parameters."""
         params = {p.name: p for p in definition.params}
+        tensors: dict = {}
         order = [p.name for p in definition.params]
         scope, values, errors = env.expressions(self.graph), {}, Collector()
         named = set()
@@ -569,7 +571,10 @@ class _Lowering:
             try:
                 name = self._block_arg_name(definition, term, arg, position, order, params, named)
                 named.add(name)
-                values[name] = evaluate(arg.value, scope)
+                if type(arg.value) is syn.Name and arg.value.name in env.tensors:
+                    tensors[name] = env.tensors[arg.value.name]  # a tensor argument: a second input
+                else:
+                    values[name] = evaluate(arg.value, scope)
             except CnnError as exc:
                 errors.add(exc)
         unmatched = _unmatched(errors)
@@ -590,7 +595,7 @@ class _Lowering:
             else:
                 values[param.name] = self._try(lambda p=param: evaluate(p.default, Scope(dict(values), {})), errors)
         errors.raise_if_any()
-        return values
+        return values, tensors
 
     def _block_arg_name(self, definition, term, arg, position, order, params, values) -> str:
         if arg.name is None:

@@ -259,3 +259,35 @@ def test_graph_as_networkx_is_acyclic_and_matches_inputs():
     for node in n.nodes:
         assert set(g.predecessors(node.name)) == set(node.inputs)
         assert g.nodes[node.name]["node"] is node
+
+
+def test_tensor_arguments_give_blocks_a_second_input():
+    """U-Net decoders: `Up(64, e1)` passes the skip tensor `e1` into the block."""
+    n = net("""
+        block Up(channels, skip) {
+          concat {
+            convT(channels, 2, stride=2)
+            skip
+          }
+          conv(channels, 3, pad=1) -> relu
+        }
+        network U {
+          input x: [3, 32, 32]
+          e1 = conv(16, 3, pad=1)
+          e2 = maxpool(2) -> conv(32, 3, pad=1)
+          Up(16, e1)
+        }
+    """)
+    assert shape(n) == [16, 32, 32]
+    concat = n.node("Up1/concat1")
+    assert concat.inputs == ("Up1/convT1", "conv1")
+    assert concat.shape == ("N", 32, 32, 32)
+
+
+def test_a_tensor_argument_is_not_a_number():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        net("""
+            block B(c) { conv(c, 1) }
+            network N { input x: [3, 8, 8]; y = relu; B(y) }
+        """)
+    assert caught.value.code == "E0304"

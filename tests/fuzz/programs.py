@@ -219,7 +219,7 @@ def mutate(text: str, rng: random.Random, edits: int | None = None) -> str:
             digits = [i for i, c in enumerate(text) if c.isdigit()]
             if digits:
                 i = rng.choice(digits)
-                text = text[:i] + rng.choice(["0", "7", "-1", "99999", "1.5", ""]) + text[i + 1 :]
+                text = text[:i] + rng.choice(["0", "7", "-1", "1000000000", "1.5", ""]) + text[i + 1 :]
         elif kind == 4:  # duplicate a line
             lines = text.split("\n")
             i = rng.randrange(len(lines))

@@ -57,6 +57,7 @@ def main() -> int:
     sources = [(p, p.read_text()) for p in ARCHITECTURES]
     signal.signal(signal.SIGALRM, _alarm)
     outcomes, failures, slowest, started = Counter(), [], 0.0, time.perf_counter()
+    reported = 0
     for i in range(args.count):
         if i % 2:
             text, name = _draw(programs(), rng), "<generated>"
@@ -73,12 +74,14 @@ def main() -> int:
             failures.append(("internal error", text, traceback.format_exc()))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        if len(failures) > reported:
+            kind, text, detail = failures[-1]
+            print(f"--- {kind} (input {i}, {time.perf_counter() - begin:.1f} s)\n{text}\n{detail}", flush=True)
+            reported = len(failures)
         slowest = max(slowest, time.perf_counter() - begin)
         if (i + 1) % 5000 == 0:
             print(f"{i + 1:,} inputs, {len(failures)} failures", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
-    for kind, text, detail in failures[:20]:
-        print(f"--- {kind}\n{text}\n{detail}")
     print(
         f"{args.count:,} inputs in {elapsed:.0f} s: {outcomes['ok']:,} compiled, {outcomes['error']:,} located "
         f"errors, {sum(k == 'internal error' for k, _, _ in failures)} internal errors, "
