@@ -291,3 +291,15 @@ def test_a_tensor_argument_is_not_a_number():
             network N { input x: [3, 8, 8]; y = relu; B(y) }
         """)
     assert caught.value.code == "E0304"
+
+
+def test_huge_fixed_kernels_answer_at_once():
+    """Found by the fuzzer: a box kernel of 10^9 x 10^9 taps must not be built."""
+    import time
+
+    for weights in ("box", "gaussian(1.0)", "sobel_x"):
+        begin = time.perf_counter()
+        with pytest.raises(cnndsl.CnnError) as caught:
+            net(f"network N {{ input x: [1, 8, 8]; conv(1, 1000000000, weights={weights}) }}")
+        assert time.perf_counter() - begin < 5
+        assert caught.value.code in ("E0301", "E0400")

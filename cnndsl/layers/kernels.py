@@ -84,10 +84,22 @@ def _matrix(value) -> list[list[float]]:
     return _fixed(value)
 
 
+SIZED = ("box", "gaussian")  # kernels that take the layer's size; the others are 3x3
+MAX_TAPS = 1 << 16
+
+
 def kernel_for(request, kh: int, kw: int) -> list[list[float]]:
     """The 2-D kernel a `weights=` request names, for a kh x kw convolution."""
     how, what = request
-    if how == "literal":
+    if how == "named" and what not in SIZED and (kh, kw) != (3, 3):
+        kernel = NAMED[what](3, 3)  # a fixed 3x3 kernel: report the mismatch below without building more
+    elif how != "literal" and kh * kw > MAX_TAPS:
+        raise ArgError(
+            f"a fixed {what if how == 'named' else 'gaussian'} kernel of {kh}x{kw} is too large "
+            f"(at most {MAX_TAPS:,} taps)",
+            "fixed kernels are meant for small filters",
+        )
+    elif how == "literal":
         kernel = what
     elif how == "gaussian":
         kernel = gaussian(what, kh, kw)
