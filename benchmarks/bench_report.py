@@ -22,43 +22,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESNET50 = ROOT / "architectures" / "resnet50.cnn"
 
-TORCH_RESNET50 = """
+# the same ResNet-50 in plain torch.nn, shared with bench_compile.py
+TORCH_RESNET50 = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 import torch
-from torch import nn
-
-class Bottleneck(nn.Module):
-    def __init__(self, cin, width, stride):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width * 4, 1, bias=False), nn.BatchNorm2d(width * 4))
-        self.short = nn.Identity() if stride == 1 and cin == width * 4 else nn.Sequential(
-            nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4))
-    def forward(self, x):
-        return torch.relu(self.body(x) + self.short(x))
-
-def resnet50():
-    layers, cin = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)], 64
-    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            layers.append(Bottleneck(cin, width, stride if i == 0 else 1))
-            cin = width * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
-    return nn.Sequential(*layers).eval()
+from torch_resnet50 import resnet50
 """
 
 COMPETITORS = {
     "torchinfo `summary` (PyTorch model)": TORCH_RESNET50
     + """
 from torchinfo import summary
-summary(resnet50(), input_size=(1, 3, 224, 224), depth=9, verbose=1,
+summary(resnet50().eval(), input_size=(1, 3, 224, 224), depth=9, verbose=1,
         col_names=("output_size", "num_params", "mult_adds"))
 """,
     "fvcore `FlopCountAnalysis` + `flop_count_table`": TORCH_RESNET50
     + """
 from fvcore.nn import FlopCountAnalysis, flop_count_table
-model = resnet50()
+model = resnet50().eval()
 print(flop_count_table(FlopCountAnalysis(model, torch.zeros(1, 3, 224, 224))))
 """,
 }
