@@ -10,6 +10,10 @@ MAX_DEPTH = 100
 FUNCTIONS = {"min": min, "max": max, "len": len}
 
 
+UNKNOWN = object()
+"""The value of a parameter whose own definition failed (already reported)."""
+
+
 class Poisoned(Exception):
     """The value depends on an earlier error; stay silent rather than cascade."""
 
@@ -56,7 +60,10 @@ def evaluate(expr, scope: Scope, depth: int = 0):
 
 def _name(expr: syn.Name, scope: Scope):
     if expr.name in scope.variables:
-        return scope.variables[expr.name]
+        value = scope.variables[expr.name]
+        if value is UNKNOWN:
+            raise Poisoned()
+        return value
     if expr.name in scope.tensors:
         raise error(
             "E0304",

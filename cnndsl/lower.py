@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 
 from . import syntax as syn
 from .errors import CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
-from .evaluate import Poisoned, Scope, evaluate
+from .evaluate import UNKNOWN, Poisoned, Scope, evaluate
 from .graph import BlockInstance, Graph, Node, Value
 from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
 from .layers.args import REQUIRED, choice
 from .loader import Program
 from .passes.shapes import infer
+from .values import format_value
 
 MAX_NODES = 1_000_000
 MAX_STEPS = 2 * MAX_NODES  # statements lowered, counting every repetition: bounds the work of empty bodies
@@ -95,8 +96,10 @@ class _Lowering:
             if param.name in overrides:
                 variables[param.name] = overrides[param.name][0]
             elif param.default is not None:
-                variables[param.name] = self._try(lambda p=param: evaluate(p.default, Scope(variables, {})))
+                value = self._try(lambda p=param: evaluate(p.default, Scope(variables, {})))
+                variables[param.name] = UNKNOWN if value is None else value
             else:
+                variables[param.name] = UNKNOWN  # reported here; later uses stay silent
                 self.errors.add(
                     error(
                         "E0231",
@@ -181,7 +184,8 @@ class _Lowering:
         if len(dims) not in (1, 3) or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
             raise error(
                 "E0301",
-                f"an input shape is [channels, height, width] or [features] of positive integers, got {shape}",
+                "an input shape is [channels, height, width] or [features] of positive integers, "
+                f"got {format_value(shape)}",
                 stmt.shape.span,
             )
         self._check_new_name(stmt.name, stmt.name_span, env)

@@ -303,3 +303,9 @@ def test_huge_fixed_kernels_answer_at_once():
             net(f"network N {{ input x: [1, 8, 8]; conv(1, 1000000000, weights={weights}) }}")
         assert time.perf_counter() - begin < 5
         assert caught.value.code in ("E0301", "E0400")
+
+
+def test_a_parameter_without_value_is_reported_once():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        net("network N(a) { input x: [a, 8, 8]; conv(a, 3) }")
+    assert [d.code for d in caught.value.diagnostics] == ["E0231"]
