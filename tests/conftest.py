@@ -10,6 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURES = ROOT / "architectures"
 SHARED = ROOT.parent / "shared"
+# The figures of shared/examples/expected.json; a copy travels with the repo
+# (tests/data) so the suite runs without shared/ beside the checkout.
+EXPECTED_JSON = SHARED / "examples" / "expected.json"
+if not EXPECTED_JSON.exists():
+    EXPECTED_JSON = ROOT / "tests" / "data" / "expected.json"
 
 try:
     from hypothesis import HealthCheck, settings

@@ -7,18 +7,16 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ARCHITECTURES, ROOT, SHARED
+from conftest import ARCHITECTURES, EXPECTED_JSON, ROOT, SHARED
 
 import cnndsl
 
 EXPECTED_FILE = SHARED / "examples" / "expected.json"
-# A copy of expected.json's figures travels with the repo so the test runs without shared/.
 LOCAL_EXPECTED = ROOT / "tests" / "data" / "expected.json"
 
 
 def _expected() -> dict:
-    source = EXPECTED_FILE if EXPECTED_FILE.exists() else LOCAL_EXPECTED
-    return {k: v for k, v in json.loads(source.read_text()).items() if not k.startswith("_")}
+    return {k: v for k, v in json.loads(EXPECTED_JSON.read_text()).items() if not k.startswith("_")}
 
 
 EXPECTED = _expected()

@@ -17,13 +17,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import ROOT, SHARED, architecture_files
+from conftest import EXPECTED_JSON, ROOT, architecture_files
 from onnx import TensorProto, helper, numpy_helper
 
 import cnndsl
 from cnndsl.backends import onnx as backend
 
-EXPECTED = SHARED / "examples" / "expected.json"
+EXPECTED = EXPECTED_JSON
 
 
 @pytest.fixture(autouse=True)
