@@ -33,6 +33,12 @@ def pytest_addoption(parser):
 
 
 @pytest.fixture
+def at_repo_root(monkeypatch):
+    """Sources are reported relative to the working directory: run from the repo root."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
 def update_goldens(request) -> bool:
     return request.config.getoption("--update-goldens")
 

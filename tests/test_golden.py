@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from conftest import ARCHITECTURES, ROOT, architecture_files, check_golden
@@ -13,13 +12,7 @@ import cnndsl
 GOLDEN = ROOT / "tests" / "golden"
 
 
-@pytest.fixture(autouse=True)
-def _repo_root():
-    """Sources are reported relative to the working directory: run from the repo root."""
-    old = os.getcwd()
-    os.chdir(ROOT)
-    yield
-    os.chdir(old)
+pytestmark = pytest.mark.usefixtures("at_repo_root")
 
 
 @pytest.mark.parametrize("path", architecture_files(), ids=lambda p: p.stem)

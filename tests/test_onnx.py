@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -26,12 +25,7 @@ from cnndsl.backends import onnx as backend
 EXPECTED = EXPECTED_JSON
 
 
-@pytest.fixture(autouse=True)
-def _repo_root():
-    old = os.getcwd()
-    os.chdir(ROOT)
-    yield
-    os.chdir(old)
+pytestmark = pytest.mark.usefixtures("at_repo_root")
 
 
 def _examples() -> list[Path]:
