@@ -216,14 +216,15 @@ class Network:
 
         return session(self, providers, seed)
 
-    def render(self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=()):
-        """Draw the architecture with Graphviz; `path` ends in .svg, .png, .pdf or .dot.
+    def render(self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=(), dot=None):
+        """Draw the architecture with Graphviz; `path` ends in .svg, .png, .pdf or .dot;
+        `dot` names the renderer program (see docs/render.md).
 
         Returns the path written, or the DOT source when `path` is None.
         """
         from .backends.render import render
 
-        return render(self, path, depth=depth, rankdir=rankdir, show=show)
+        return render(self, path, depth=depth, rankdir=rankdir, show=show, dot=dot)
 
     def _repr_svg_(self) -> str:
         from .backends.render import to_svg
