@@ -7,6 +7,8 @@ from .errors import error
 from .values import Func, Symbol, describe
 
 MAX_DEPTH = 100
+MAX_INT = 2**53  # beyond any real size; keeps arithmetic on huge numbers from exhausting the machine
+MAX_LIST = 10_000
 FUNCTIONS = {"min": min, "max": max, "len": len}
 
 
@@ -34,6 +36,10 @@ def evaluate(expr, scope: Scope, depth: int = 0):
         raise error("E0601", f"expression nested more than {MAX_DEPTH} levels deep", expr.span)
     kind = type(expr)
     if kind is syn.Literal:
+        if type(expr.value) is int and expr.value > MAX_INT:
+            text = str(expr.value)
+            shown = text if len(text) <= 24 else text[:20] + "…"
+            raise error("E0605", f"the number {shown} is too large", expr.span, hint=f"the limit is {MAX_INT:,}")
         return expr.value
     if kind is syn.Name:
         return _name(expr, scope)
@@ -75,9 +81,22 @@ def _name(expr: syn.Name, scope: Scope):
 
 
 def _binary(expr: syn.BinOp, left, right):
+    result = _arithmetic(expr, left, right)
+    if isinstance(result, int) and not -MAX_INT <= result <= MAX_INT:
+        raise error("E0605", f"`{expr.op}` gives a number too large ({_digits(result)} digits)", expr.span)
+    return result
+
+
+def _digits(value: int) -> int:
+    return len(str(abs(value))) if abs(value) < 10**4000 else value.bit_length() * 3 // 10
+
+
+def _arithmetic(expr: syn.BinOp, left, right):
     for value in (left, right):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if expr.op == "+" and isinstance(left, list) and isinstance(right, list):
+                if len(left) + len(right) > MAX_LIST:
+                    raise error("E0605", f"`+` gives a list longer than {MAX_LIST:,} items", expr.span)
                 return left + right
             raise error("E0302", f"`{expr.op}` needs numbers, got {describe(value)}", expr.span)
     if expr.op in ("/", "//", "%") and right == 0:

@@ -738,6 +738,8 @@ class _Lowering:
         except CnnError as exc:
             (errors or self.errors).add(exc)
             return None
+        except Poisoned:  # depends on a value already reported
+            return None
 
 
 def _unmatched(errors: Collector) -> bool:

@@ -51,6 +51,8 @@ TERMINAL_NAMES = {
 }
 MAX_NESTING = 64
 """Brackets of all kinds open at once; deeper source is refused before it is built."""
+MAX_DIGITS = 1000
+"""Digits of an integer literal (Python's int() refuses very long digit strings)."""
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
@@ -191,6 +193,8 @@ class _Builder(Transformer):
 
     # expressions
     def int_lit(self, items):
+        if len(items[0]) > MAX_DIGITS:  # int() refuses very long digit strings; say so here, located
+            raise error("E0605", f"a number of {len(items[0]):,} digits is too large", self.cover(items))
         return syn.Literal(int(items[0]), self.cover(items))
 
     def float_lit(self, items):
@@ -290,8 +294,15 @@ def _end(item):
     return item.span.end_line, item.span.end_column
 
 
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
 def _unquote(token: str) -> str:
-    return token[1:-1].encode("utf-8").decode("unicode_escape") if "\\" in token else token[1:-1]
+    """The text of a string literal: `\\"`, `\\\\`, `\\n`, `\\t` are escapes; any other backslash stays."""
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
 
 
 @lru_cache(maxsize=1)

@@ -192,3 +192,24 @@ def test_repeated_mistake_is_reported_once():
     with pytest.raises(cnndsl.CnnError) as caught:
         cnndsl.loads("network N {\n  input x: [3, 8, 8]\n  repeat 50 { conv(1.5, 3) }\n}\n")
     assert len(caught.value.diagnostics) == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        "a=2, p0=a * a, " + ", ".join(f"p{i}=p{i - 1} * p{i - 1}" for i in range(1, 40)),
+        "a=[1], p0=a + a, " + ", ".join(f"p{i}=p{i - 1} + p{i - 1}" for i in range(1, 40)),
+        "a=" + "9" * 5000,
+    ],
+)
+def test_huge_values_are_refused(params):
+    """Doubling numbers or lists, or a 5,000-digit literal: a located E0605, not an exhausted machine."""
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.loads(f"network N({params}) {{ input x: [3, 8, 8]; relu }}")
+    assert [d.code for d in caught.value.diagnostics] == ["E0605"]
+
+
+def test_string_escapes_never_crash():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        cnndsl.loads('import "\\x\\u12"\nnetwork N { input x: [3, 8, 8]; relu }')
+    assert caught.value.code == "E0011"

@@ -309,3 +309,10 @@ def test_a_parameter_without_value_is_reported_once():
     with pytest.raises(cnndsl.CnnError) as caught:
         net("network N(a) { input x: [a, 8, 8]; conv(a, 3) }")
     assert [d.code for d in caught.value.diagnostics] == ["E0231"]
+
+
+def test_unknown_kernel_name_is_an_unknown_word():
+    with pytest.raises(cnndsl.CnnError) as caught:
+        net("network N { input x: [1, 8, 8]; conv(1, 3, weights=sobel_z) }")
+    assert caught.value.code == "E0310"
+    assert "sobel_x" in caught.value.diagnostics[0].hint

@@ -58,6 +58,7 @@ def weights(value):
             raise ArgError(
                 f"unknown kernel `{value.name}`",
                 did_you_mean(value.name, names) or "built-in kernels: " + ", ".join(names),
+                "E0310",
             )
         return ("named", value.name)
     if isinstance(value, Func) and value.name == "gaussian":
