@@ -315,4 +315,4 @@ def test_unknown_kernel_name_is_an_unknown_word():
     with pytest.raises(cnndsl.CnnError) as caught:
         net("network N { input x: [1, 8, 8]; conv(1, 3, weights=sobel_z) }")
     assert caught.value.code == "E0310"
-    assert "sobel_x" in caught.value.diagnostics[0].hint
+    assert caught.value.diagnostics[0].hint == "did you mean `sobel_y`?"
