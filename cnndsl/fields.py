@@ -29,10 +29,6 @@ class Field:
             "padding": [_plain(v) for v in self.padding],
         }
 
-    def text(self) -> str:
-        h, w = (_plain(v) for v in self.size)
-        return f"{h}" if h == w else f"{h}x{w}"
-
 
 def _plain(value):
     value = Fraction(value)

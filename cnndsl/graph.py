@@ -95,12 +95,6 @@ class Graph:
         """Nodes in topological (insertion) order."""
         return iter(self._nodes.values())
 
-    def consumers(self, name: str) -> list[str]:
-        return list(self._successors[name])
-
-    def is_output(self, name: str) -> bool:
-        return name in set(self.outputs.values())
-
     @property
     def nx(self):
         """The graph as a ``networkx.DiGraph``; each node's record is its ``node`` attribute."""
