@@ -92,20 +92,7 @@ INSTALL_HINT = {
 INSTALL_HINT["png"] = INSTALL_HINT["svg"]
 
 
-# -- the command and the API -----------------------------------------------------------
-
-
-def command(args) -> int:
-    """`cnndsl render FILE -o OUT.svg|png|pdf|dot`."""
-    from ..cli import load_network
-
-    show = parse_show(args.show)
-    _check_format(args.output)
-    network = load_network(args)
-    path = args.output or f"{network.name}.svg"
-    written = render(network, path, depth=args.depth, rankdir=args.rankdir, show=show, dot=args.dot)
-    print(f"wrote {written}", file=sys.stderr)
-    return 0
+# -- the API -----------------------------------------------------------
 
 
 def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
@@ -118,7 +105,7 @@ def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
     source = diagram(network, depth, rankdir, show).source
     if path is None:
         return source
-    fmt = _check_format(path)
+    fmt = check_format(path)
     if fmt == "dot":
         write_text(path, source)
         return str(path)
@@ -156,7 +143,7 @@ def parse_show(show) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _check_format(path) -> str:
+def check_format(path) -> str:
     if path is None:
         return "svg"
     fmt = Path(path).suffix.lower().lstrip(".")
