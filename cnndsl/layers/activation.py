@@ -6,9 +6,8 @@ a divide and a transcendental function each count as one.
 
 from __future__ import annotations
 
-from .args import Arg, integer, number
+from .args import LEARNABLE_ARGS, Arg, integer, number
 from .base import Elementwise, ShapeError, register
-from .conv import LEARNABLE_ARGS
 
 
 def _simple(name: str, cost: int, doc: str, arguments=(), onnx=""):
@@ -48,10 +47,6 @@ class PRelu(Elementwise):
     learnable = True
     doc = "leaky ReLU with a learned slope per channel (He et al. 2015)"
     arguments = LEARNABLE_ARGS
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def parameters(self, shapes, out):
         return shapes[0][1]

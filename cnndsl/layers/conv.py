@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from ..fields import resample, transposed_span, window
-from .args import Arg, ArgError, boolean, initializer, integer, padding, pair
+from .args import LEARNABLE_ARGS, Arg, ArgError, boolean, integer, padding, pair
 from .base import Layer, ShapeError, elements, register, require_image, size_text, spatial
 from .kernels import kernel_for, weights
 from .window import effective, output_sizes, same_pads, transposed_sizes
-
-LEARNABLE_ARGS = (
-    Arg("init", initializer, None, doc="he (default), xavier, zeros, normal(std), uniform(limit) or a .npy path"),
-    Arg("trainable", boolean, None, doc="false freezes the layer"),
-)
 
 
 class _Convolution(Layer):
     family = "conv"
     learnable = True
 
-    @property
-    def trainable(self) -> bool:
-        chosen = self.attrs.get("trainable")
-        return chosen if chosen is not None else self.attrs.get("weights") is None
+    def trainable_by_default(self) -> bool:
+        return self.attrs.get("weights") is None  # a fixed kernel (`weights=`) is frozen
 
     def in_channels(self, shapes) -> int:
         return shapes[0][1]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .args import Arg, boolean, integer
+from .args import LEARNABLE_ARGS, Arg, boolean, integer
 from .base import Layer, register, require_flat
-from .conv import LEARNABLE_ARGS
 
 
 @register
@@ -14,10 +13,6 @@ class Dense(Layer):
     learnable = True
     doc = "fully connected layer; the input must be flat"
     arguments = (Arg("out", integer()), Arg("bias", boolean, True), *LEARNABLE_ARGS)
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         require_flat(shapes[0], self.kind)

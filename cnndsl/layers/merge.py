@@ -53,6 +53,7 @@ class Concat(_Merge):
 @register
 class Add(_Merge):
     kind = "add"
+    glyph = "+"
     doc = "element-wise sum; shapes must match exactly"
 
     def onnx(self, emit, inputs, node) -> str:
@@ -68,6 +69,7 @@ class Add(_Merge):
 @register
 class Mul(_Merge):
     kind = "mul"
+    glyph = "x"
     doc = "element-wise product, broadcasting size-1 dimensions (squeeze-and-excitation)"
 
     def onnx(self, emit, inputs, node) -> str:

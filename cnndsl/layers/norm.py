@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .args import Arg, integer, number
+from .args import LEARNABLE_ARGS, Arg, integer, number
 from .base import Layer, ShapeError, elements, register
-from .conv import LEARNABLE_ARGS
 
 
 @register
@@ -14,10 +13,6 @@ class BatchNorm(Layer):
     learnable = True
     doc = "batch normalization, inference form: scale and shift learnable, running mean and variance are state"
     arguments = (Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon"), *LEARNABLE_ARGS)
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         if len(shapes[0]) < 2:
