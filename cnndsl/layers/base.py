@@ -117,6 +117,16 @@ class Layer:
     def trainable_by_default(self) -> bool:
         return True
 
+    @classmethod
+    def onnx_text(cls) -> str:
+        """The ONNX operators this kind emits, for the docs."""
+        return cls.onnx_ops or (f"`{cls.onnx_op}`" if cls.onnx_op else "")
+
+    @classmethod
+    def flops_text(cls) -> str:
+        """The FLOPs formula, for the docs."""
+        return cls.flops_doc or "0"
+
     # -- facts asked by the passes ---------------------------------------------------
     def output_shape(self, shapes: list[tuple]) -> tuple:
         return shapes[0]
@@ -160,6 +170,10 @@ class Elementwise(Layer):
 
     def flops(self, shapes, out):
         return self.cost * elements(out)
+
+    @classmethod
+    def flops_text(cls) -> str:
+        return cls.flops_doc or f"{cls.cost} per element"
 
 
 def elements(shape: tuple) -> int:

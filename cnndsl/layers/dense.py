@@ -12,6 +12,10 @@ class Dense(Layer):
     family = "dense"
     learnable = True
     doc = "fully connected layer; the input must be flat"
+    onnx_ops = "`Gemm`"
+    onnx_doc = "`transB=1`, weight `[out, in]` (PyTorch's `Linear` layout), bias `[out]`"
+    params_doc = "`in * out` (+ `out` with bias)"
+    flops_doc = "`2 * MACs` with bias; `2 * MACs - outputs` without (the first add of each output is the bias)"
     arguments = (Arg("out", integer()), Arg("bias", boolean, True), *LEARNABLE_ARGS)
 
     def output_shape(self, shapes):
@@ -46,6 +50,7 @@ class Flatten(Layer):
     kind = "flatten"
     family = "shape"
     doc = "[N, C, H, W] to [N, C*H*W]"
+    onnx_doc = "`axis=1`"
     onnx_op = "Flatten"  # not a Shape/Gather/Reshape chain: the batch dimension stays symbolic
 
     def output_shape(self, shapes):
