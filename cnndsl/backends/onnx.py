@@ -30,13 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import usage_error
 from . import weights
 from .onnx_file import little_endian, save_external, write
+from .onnx_proto import DataType, make_model, make_node, tensor, value_info
 
 OPSET = 21
 IR_VERSION = 10
@@ -58,10 +57,10 @@ class Emitter:
         self.graph = graph
         self.generator = generator
         self.skeleton = skeleton
-        self.weight_inputs: list[onnx.ValueInfoProto] = []
+        self.weight_inputs: list = []  # ValueInfoProto
         self.pending: list[tuple[str, tuple, object]] = []  # the weights: (name, shape, make), in order
-        self.nodes: list[onnx.NodeProto] = []
-        self.inputs: list[onnx.ValueInfoProto] = []
+        self.nodes: list = []  # NodeProto
+        self.inputs: list = []  # ValueInfoProto
         self.floats: dict[str, int] = {}  # graph node -> float values it added
 
     # -- nodes --------------------------------------------------------------------------
@@ -70,14 +69,14 @@ class Emitter:
         name = f"{node.name}/{suffix}" if suffix else node.name
         attrs = {key: _attribute(value) for key, value in attrs.items()}
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
+            make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
         )
         return name
 
     def constant(self, node, suffix: str, value, dtype=np.int64) -> str:
         """A structural constant (not a weight) as a `Constant` node."""
-        tensor = numpy_helper.from_array(np.asarray(value, dtype=dtype), f"{node.name}/{suffix}")
-        return self.op("Constant", [], node, suffix, value=tensor)
+        value = tensor(np.asarray(value, dtype=dtype), f"{node.name}/{suffix}")
+        return self.op("Constant", [], node, suffix, value=value)
 
     def input_shapes(self, node) -> list[tuple]:
         return [self.graph[i].shape for i in node.inputs]
@@ -120,14 +119,14 @@ def _attribute(value):
     return value
 
 
-def _value_info(name: str, shape: tuple) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+def _value_info(name: str, shape: tuple):
+    return value_info(name, list(shape))
 
 
 # -- the model ---------------------------------------------------------------------------
 
 
-def build(network, seed: int = 0, skeleton: bool = False) -> onnx.ModelProto:
+def build(network, seed: int = 0, skeleton: bool = False):
     """The ONNX model of `network` with weights drawn from `seed`.
 
     A `skeleton` has no weights: each weight is a graph input of its shape
@@ -139,7 +138,7 @@ def build(network, seed: int = 0, skeleton: bool = False) -> onnx.ModelProto:
     return model
 
 
-def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple[onnx.ModelProto, list]:
+def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple:
     """The model without its initializers, and its weights still to be made: (name, shape, make)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise usage_error(f"the seed must be a whole number of 0 or more, got {seed!r}", "E0703")
@@ -152,16 +151,16 @@ def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple[onnx.Model
     for name, node in network.graph.outputs.items():
         tensors[node] = _name_output(emit, tensors[node], name, network.graph[node], outputs)
         outputs.append(_value_info(name, network.graph[node].shape))
-    graph = helper.make_graph(emit.nodes, network.name, emit.inputs + emit.weight_inputs, outputs)
-    model = helper.make_model(
+    graph = {"node": emit.nodes, "name": network.name, "input": emit.inputs + emit.weight_inputs, "output": outputs}
+    model = make_model(
+        OPSET,
+        IR_VERSION,
+        metadata(network, seed),
         graph,
-        opset_imports=[helper.make_opsetid(DOMAIN, OPSET)],
-        ir_version=IR_VERSION,
         producer_name="cnndsl",
         producer_version=__version__,
         doc_string=f"network {network.name} from {network.source}",
     )
-    helper.set_model_props(model, metadata(network, seed))
     return model, emit.pending
 
 
@@ -175,13 +174,13 @@ def realise(pending: list):
         yield from zip((name for name, _, _ in pending), pool.map(lambda item: item[2](), pending))
 
 
-def attach(model: onnx.ModelProto, pending: list) -> None:
+def attach(model, pending: list) -> None:
     """Add the weights to the model as initializers (written in place: no protobuf copies)."""
     for name, array in realise(pending):
-        tensor = model.graph.initializer.add()
-        tensor.name, tensor.data_type = name, TensorProto.FLOAT
-        tensor.dims.extend(array.shape)
-        tensor.raw_data = little_endian(array).tobytes()
+        initializer = model.graph.initializer.add()
+        initializer.name, initializer.data_type = name, DataType.FLOAT
+        initializer.dims.extend(array.shape)
+        initializer.raw_data = little_endian(array).tobytes()
 
 
 def _check_floats(emit: Emitter, node) -> None:
@@ -203,7 +202,7 @@ def _name_output(emit: Emitter, tensor: str, name: str, node, outputs: list) -> 
     taken = any(name in n.output or name in n.input for n in emit.nodes) or name in _names(emit)
     if producer is None or taken or tensor in {o.name for o in outputs}:
         emit.nodes.append(
-            helper.make_node("Identity", [tensor], [name], name=f"{node.name}/{name}", doc_string=str(node.span))
+            make_node("Identity", [tensor], [name], name=f"{node.name}/{name}", doc_string=str(node.span))
         )
         return name
     for other in emit.nodes:
@@ -232,19 +231,21 @@ def metadata(network, seed: int) -> dict[str, str]:
     }
 
 
-def weight_bytes(model: onnx.ModelProto) -> int:
+def weight_bytes(model) -> int:
     return sum(len(t.raw_data) for t in model.graph.initializer)
 
 
 # -- files ---------------------------------------------------------------------------------
 
 
-def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> onnx.ModelProto:
-    """The model of `network`; written atomically to `path` when given.
+def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0):
+    """The model of `network` (an :class:`onnx.ModelProto`); written atomically to `path` when given.
 
     Over 2 GiB of weights the file is saved with ONNX external data (a
     `<name>.data` file beside it), and the returned model then refers to it.
     """
+    import onnx  # noqa: F401  (the API returns onnx's own ModelProto class: see onnx_proto)
+
     model, pending = assemble(network, seed)
     arrays = list(realise(pending))  # made once: written and attached
     if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
@@ -258,6 +259,8 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> on
 
 def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
     """Write the model of `network` to `path` (atomically); True when it needed external data."""
+    if 4 * (network.totals["params"] + network.totals["state"]) >= EXTERNAL_DATA_THRESHOLD:
+        import onnx  # noqa: F401  (onnx writes external data, on its own classes: see onnx_proto)
     model, pending = assemble(network, seed)
     if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, realise(pending), path)
