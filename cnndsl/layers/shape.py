@@ -104,7 +104,19 @@ class Upsample(Layer):
     family = "resample"
     arity = 1  # plus the `like=` reference as a second input
     tensor_args = ("like",)  # keyword arguments that name a tensor, passed as extra inputs in this order
-    doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
+    doc = (
+        "`scale` a number or `[h, w]`: output size `floor(size * scale)`; or `size=[h, w]`; or `like=NAME`, the "
+        "height and width of another tensor. `size`, `scale` and `like` exclude each other. `nearest` reads input "
+        "`floor(o * in / out)` (PyTorch's `nearest`); `linear` uses half-pixel centres, or with `align_corners=true` "
+        "maps corner to corner"
+    )
+    onnx_ops = "`Resize`"
+    onnx_doc = (
+        "on `axes=[2, 3]` with `sizes` (int64): a constant for `scale`/`size`, or `Shape(ref, start=2, end=4)` of "
+        "the `like=` tensor; `nearest`: `asymmetric`, `nearest_mode=floor`; `linear`: `half_pixel` (PyTorch's "
+        "`bilinear`, `align_corners=False`) or `align_corners`"
+    )
+    flops_doc = "`linear`: 9 per output (three lerps); `nearest`: 0"
     arguments = (
         Arg("scale", _scale, None, attr="scales", doc="a number or [h, w]; 2 when neither size nor like is given"),
         Arg("mode", choice("nearest", "linear"), "nearest"),
