@@ -13,9 +13,8 @@ from __future__ import annotations
 from math import prod
 
 from ..values import describe
-from .args import Arg, ArgError, boolean, integer, number
+from .args import LEARNABLE_ARGS, Arg, ArgError, boolean, integer, number
 from .base import Layer, ShapeError, elements, format_shape, register, require_image
-from .conv import LEARNABLE_ARGS
 
 PER_ELEMENT, PER_SET = 7, 4
 EPS = Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon")
@@ -26,10 +25,6 @@ class _Norm(Layer):
     learnable = True
     arguments = (EPS, *LEARNABLE_ARGS)
     params_doc = "`2 * C` (scale, shift)"
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def parameters(self, shapes, out):
         return 2 * shapes[0][1]
@@ -150,10 +145,6 @@ class Scale(Layer):
         Arg("init", number(), 1.0, doc="the start value of every multiplier"),
         Arg("trainable", boolean, None, doc="false freezes the layer"),
     )
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         if len(shapes[0]) < 2:
