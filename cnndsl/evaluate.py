@@ -1,15 +1,16 @@
-"""Evaluation of argument expressions: numbers, lists, names, `in.channels`."""
+"""Evaluation of argument expressions: numbers, lists, names, `in.channels`,
+comparisons and conditions, built-in functions and file-level `fn`s."""
 
 from __future__ import annotations
 
 from . import syntax as syn
-from .errors import error
-from .values import Func, Symbol, describe
+from .errors import CnnError, Label, did_you_mean, error
+from .functions import BUILTINS, VALUE_FUNCTIONS, call_builtin
+from .values import Func, Function, Symbol, describe
 
 MAX_DEPTH = 100
 MAX_INT = 2**53  # beyond any real size; keeps arithmetic on huge numbers from exhausting the machine
 MAX_LIST = 10_000
-FUNCTIONS = {"min": min, "max": max, "len": len}
 
 
 UNKNOWN = object()
@@ -57,11 +58,34 @@ def evaluate(expr, scope: Scope, depth: int = 0):
     if kind is syn.Attribute:
         return _attribute(expr, scope, depth)
     if kind is syn.FunCall:
-        args = tuple(evaluate(a, scope, depth + 1) for a in expr.args)
-        return _function(expr, args)
+        return _call(expr, scope, depth)
+    if kind is syn.Compare:
+        return _compare(expr, evaluate(expr.left, scope, depth + 1), evaluate(expr.right, scope, depth + 1))
+    if kind is syn.BoolOp:
+        left = truth(evaluate(expr.left, scope, depth + 1), expr.left, f"`{expr.op}`")
+        if left is (expr.op == "or"):
+            return left  # the right side is not evaluated (`i < len(xs) and xs[i] > 0`)
+        return truth(evaluate(expr.right, scope, depth + 1), expr.right, f"`{expr.op}`")
+    if kind is syn.Not:
+        return not truth(evaluate(expr.operand, scope, depth + 1), expr.operand, "`not`")
+    if kind is syn.Conditional:
+        chosen = truth(evaluate(expr.condition, scope, depth + 1), expr.condition, "a condition")
+        return evaluate(expr.then if chosen else expr.orelse, scope, depth + 1)
     if kind is syn.BlockInputRef:
         raise error("E0303", "`in` is a tensor; use `in.channels`, `in.height` or `in.width`", expr.span)
     raise AssertionError(f"unknown expression {expr!r}")
+
+
+def truth(value, expr, what: str = "a condition") -> bool:
+    """`value` if it is a boolean; otherwise a located error (no guessing from numbers or lists)."""
+    if isinstance(value, bool):
+        return value
+    raise error(
+        "E0313",
+        f"{what} must be `true` or `false`, got {describe(value)}",
+        expr.span,
+        hint="write a comparison, e.g. `n != 0`, `len(xs) > 0` or `mode == linear`",
+    )
 
 
 def _name(expr: syn.Name, scope: Scope):
@@ -69,6 +93,8 @@ def _name(expr: syn.Name, scope: Scope):
         value = scope.variables[expr.name]
         if value is UNKNOWN:
             raise Poisoned()
+        if type(value) is Function:
+            raise error("E0302", f"`{expr.name}` is a function", expr.span, hint=f"call it: `{expr.name}(…)`")
         return value
     if expr.name in scope.tensors:
         raise error(
@@ -156,12 +182,100 @@ def _no_dim(expr, shape):
     raise error("E0309", f"`in` has shape {list(shape)}, with no {expr.name}", expr.span)
 
 
-def _function(expr: syn.FunCall, args):
-    if expr.name in FUNCTIONS:
-        try:
-            return (
-                FUNCTIONS[expr.name](*args) if len(args) != 1 or expr.name == "len" else FUNCTIONS[expr.name](args[0])
+_ORDER = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _compare(expr: syn.Compare, left, right) -> bool:
+    if expr.op in ("==", "!="):
+        return same(left, right) is (expr.op == "==")
+    for value in (left, right):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise error("E0302", f"`{expr.op}` compares numbers, got {describe(value)}", expr.span)
+    return _ORDER[expr.op](left, right)
+
+
+def same(a, b) -> bool:
+    """`==`: booleans equal only booleans, numbers compare by value, lists item by item."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _call(expr: syn.FunCall, scope: Scope, depth: int):
+    name = expr.name
+    if name in BUILTINS or name in VALUE_FUNCTIONS:
+        if expr.keywords:
+            raise error("E0211", f"`{name}` takes no keyword arguments", expr.keywords[0].span)
+        args = tuple(evaluate(a, scope, depth + 1) for a in expr.args)
+        return call_builtin(expr, args, MAX_INT) if name in BUILTINS else Func(name, args)
+    target = scope.variables.get(name)
+    if type(target) is Function:
+        return _call_function(expr, target, scope, depth)
+    span = expr.name_span or expr.span
+    if target is UNKNOWN:
+        raise Poisoned()
+    if name in scope.variables:
+        raise error("E0312", f"`{name}` is not a function", span, hint=f"it is {describe(target)}")
+    functions = [*BUILTINS, *VALUE_FUNCTIONS, *(k for k, v in scope.variables.items() if type(v) is Function)]
+    hint = did_you_mean(name, functions) or f"functions: {', '.join(functions)}"
+    raise error("E0311", f"unknown function `{name}`", span, hint=hint)
+
+
+def _call_function(expr: syn.FunCall, function: Function, scope: Scope, depth: int):
+    """A file-level `fn`: bind the arguments, then evaluate its body with file-level names only."""
+    definition = function.definition
+    values = _function_arguments(expr, definition, scope, depth)
+    names = dict(function.names)
+    for param in definition.params:
+        if param.name in values:
+            names[param.name] = values[param.name]
+        elif param.default is None:
+            raise error(
+                "E0212",
+                f"`{definition.name}` is missing its argument `{param.name}`",
+                expr.span,
+                notes=[Label(param.span, "declared here")],
             )
-        except (TypeError, ValueError) as exc:
-            raise error("E0302", f"`{expr.name}`: {exc}", expr.span) from None
-    return Func(expr.name, args)
+        else:
+            names[param.name] = evaluate(param.default, Scope(names, {}), depth + 1)
+    try:
+        return evaluate(definition.body, Scope(names, {}), depth + 1)
+    except CnnError as exc:
+        for d in exc.diagnostics:
+            d.notes.append(Label(expr.span, f"in this call of `{definition.name}`"))
+        raise
+
+
+def _function_arguments(expr: syn.FunCall, definition, scope: Scope, depth: int) -> dict:
+    order = [p.name for p in definition.params]
+    if expr.keywords and any(_after(a.span, expr.keywords[0].span) for a in expr.args):
+        raise error("E0215", "a positional argument follows a keyword argument", expr.span)
+    if len(expr.args) > len(order):
+        most = "at most " if any(p.default is not None for p in definition.params) else ""
+        raise error(
+            "E0214",
+            f"`{definition.name}` takes {most}{_arguments(len(order))}, got {len(expr.args) + len(expr.keywords)}",
+            expr.args[len(order)].span,
+            notes=[Label(definition.name_span, "defined here")],
+        )
+    values = {p: evaluate(a, scope, depth + 1) for p, a in zip(order, expr.args)}
+    for keyword in expr.keywords:
+        if keyword.name not in order:
+            hint = did_you_mean(keyword.name, order) or f"parameters: {', '.join(order) or 'none'}"
+            raise error("E0211", f"`{definition.name}` has no parameter `{keyword.name}`", keyword.span, hint=hint)
+        if keyword.name in values:
+            raise error("E0213", f"argument `{keyword.name}` is given twice", keyword.span)
+        values[keyword.name] = evaluate(keyword.value, scope, depth + 1)
+    return values
+
+
+def _after(a, b) -> bool:
+    return (a.line, a.column) > (b.line, b.column)
+
+
+def _arguments(n: int) -> str:
+    return "no arguments" if n == 0 else "1 argument" if n == 1 else f"{n} arguments"

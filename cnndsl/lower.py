@@ -12,19 +12,21 @@ from dataclasses import dataclass, replace
 
 from . import syntax as syn
 from .errors import CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
-from .evaluate import UNKNOWN, Poisoned, Scope, evaluate
+from .evaluate import UNKNOWN, Poisoned, Scope, evaluate, truth
 from .graph import BlockInstance, Graph, Node, Value
 from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
 from .layers.args import REQUIRED, choice
 from .loader import Program
 from .passes.shapes import infer
-from .values import format_value
+from .functions import BUILTINS, VALUE_FUNCTIONS
+from .values import Function, TensorRef, format_value
 
 MAX_NODES = 1_000_000
 MAX_STEPS = 2 * MAX_NODES  # statements lowered, counting every repetition: bounds the work of empty bodies
 MAX_DEPTH = 64  # blocks, branches, repeats and `frozen` nested inside each other
 CONSTRUCTS = ("concat", "add", "mul", "residual", "frozen")
 START = object()  # the current value before a network's first input
+ABSENT = object()  # a merge branch `if COND { … }` whose condition is false and that has no `else`
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class _Lowering:
         self.graph: Graph | None = None
         self.steps = 0
         self.block_sizes: dict[str, int] = {}
+        self.names: dict | None = None  # file-level `fn`s and `let`s
+        self.let_names: set[str] = set()
 
     # -- network ----------------------------------------------------------------------
     def network(self, definition: syn.Definition, overrides: dict) -> Graph:
@@ -91,7 +95,7 @@ class _Lowering:
                         hint=did_you_mean(name, names) or f"parameters: {', '.join(names) or 'none'}",
                     )
                 )
-        variables = {}
+        variables = dict(self.file_names())
         for param in definition.params:
             if param.name in overrides:
                 variables[param.name] = overrides[param.name][0]
@@ -126,8 +130,12 @@ class _Lowering:
     # -- statements ---------------------------------------------------------------------
     def _poison(self, statement, env: Env) -> None:
         """A failed `name = …` still defines `name`, as poisoned, so its uses stay silent."""
+        if type(statement) is syn.If:  # names bound in either body stay silent after a failed condition
+            for inner in _bodies(statement):
+                self._poison(inner, env)
+            return
         name = getattr(statement, "name", None)
-        if name is None or name in env.tensors or type(statement) is syn.Input:
+        if name is None or name in env.tensors or type(statement) in (syn.Input, syn.Let):
             return
         try:
             self._check_new_name(name, statement.name_span, env)
@@ -147,6 +155,9 @@ class _Lowering:
                         hint="reduce the repeat counts",
                     )
                 )
+            if type(statement) is syn.Let:
+                env = self.let(statement, env)
+                continue
             try:
                 current = self.statement(statement, current, env)
             except _Limit:
@@ -172,6 +183,10 @@ class _Lowering:
             return self.input(stmt, env)
         if kind is syn.Output:
             return self.output(stmt, current, env)
+        if kind is syn.If:
+            return self.if_statement(stmt, current, env)
+        if kind is syn.Let:  # in a body, `let` is handled by `body`; here it stands as a merge branch
+            raise error("E0237", "a `let` cannot be a branch of a merge", stmt.span, hint="put the `let` before the merge")
         raise AssertionError(stmt)
 
     def input(self, stmt: syn.Input, env: Env):
@@ -235,7 +250,8 @@ class _Lowering:
                 hint="choose another name; a bound name may not hide a layer or block",
             )
         if name in env.variables:
-            raise error("E0221", f"the name `{name}` shadows the parameter `{name}`", span, hint="choose another name")
+            what = self._variable_kind(name, env)
+            raise error("E0221", f"the name `{name}` shadows the {what} `{name}`", span, hint="choose another name")
 
     def _reference(self, name: str, span: Span, env: Env):
         if name in env.tensors:
@@ -327,7 +343,8 @@ class _Lowering:
         if cls.arity is None:
             raise error("E0217", f"`{term.name}` merges branches: write `{term.name} {{ branch; branch }}`", term.span)
         current = self._need_input(current, term)
-        return self.add_node(term.name, layer, [current], term.span, env)
+        extra = [value.node for value in layer.attrs.values() if type(value) is TensorRef]
+        return self.add_node(term.name, layer, [current, *extra], term.span, env)
 
     def add_node(self, base: str, layer: Layer, inputs: list, span: Span, env: Env, input_spans=None, scope=None):
         if any(i is None for i in inputs):
@@ -363,6 +380,9 @@ class _Lowering:
         scope = env.expressions(self.graph)
         for position, arg in enumerate(term.args):
             try:
+                if arg.name in cls.tensor_arguments:
+                    attrs[arg.name] = self._tensor_argument(term, arg, env, given)
+                    continue
                 target = self._arg_target(cls, term, arg, position, spec, given)
                 given[target.name] = arg
                 attrs[target.key] = self._convert(cls, target, evaluate(arg.value, scope), arg)
@@ -446,7 +466,13 @@ class _Lowering:
         for stmt in term.body:
             self.steps += 1
             try:
-                outputs.append(self.statement(stmt, current, inner))
+                if type(stmt) is syn.If:
+                    output = self.if_statement(stmt, current, inner, branch=True)
+                    if output is ABSENT:
+                        continue
+                    outputs.append(output)
+                else:
+                    outputs.append(self.statement(stmt, current, inner))
             except _Limit:
                 raise
             except CnnError as exc:
@@ -457,13 +483,15 @@ class _Lowering:
                 self._poison(stmt, env)
                 outputs.append(None)
             spans.append(stmt.span)
-        if len(outputs) < 2:
+        if len(term.body) < 2:
             raise error(
                 "E0218",
-                f"`{term.name}` needs at least two branches, got {len(outputs)}",
+                f"`{term.name}` needs at least two branches, got {len(term.body)}",
                 term.span,
                 hint="write one branch per line inside the braces",
             )
+        if len(outputs) < 2:
+            return self._conditional_merge(term, outputs)
         return self.add_node(term.name, LAYERS[term.name]({}), outputs, term.span, env, spans)
 
     def residual(self, term: syn.Call, current, env: Env):
@@ -569,7 +597,7 @@ class _Lowering:
         params = {p.name: p for p in definition.params}
         tensors: dict = {}
         order = [p.name for p in definition.params]
-        scope, values, errors = env.expressions(self.graph), {}, Collector()
+        scope, values, errors = env.expressions(self.graph), dict(self.file_names()), Collector()
         named = set()
         for position, arg in enumerate(term.args):
             try:
@@ -702,7 +730,7 @@ class _Lowering:
             if chain is not None:
                 for term in chain.terms:
                     nodes += self._term_nodes(term, variables, blocks)
-            total += max(1, nodes)
+            total += max(kind not in (syn.Let, syn.If), nodes)  # an `if` may make nothing
             if total > MAX_NODES:
                 return MAX_NODES + 1
         return total
@@ -730,6 +758,109 @@ class _Lowering:
             self.block_sizes[name] = self._least_nodes(body, {}, (*blocks, name))
         return self.block_sizes[name]
 
+    # -- Part 2: file-level names, `let`, `if`, tensor arguments (see docs/language.md) --------------
+    def file_names(self) -> dict:
+        """File-level `fn`s and `let`s, shared by every body; a `let` sees those before it."""
+        if self.names is None:
+            names = self.names = {}
+            for definition in self.program.functions.values():
+                names[definition.name] = Function(definition, names)
+            for stmt in self.program.constants.values():
+                names[stmt.name] = self._let_value(stmt, Env(names, {}))
+        return self.names
+
+    def let(self, stmt: syn.Let, env: Env) -> Env:
+        """`let NAME = EXPR` in a body: NAME is bound for the rest of that body only."""
+        variables = dict(env.variables)
+        try:
+            self._check_new_name(stmt.name, stmt.name_span, env)
+        except CnnError as exc:
+            self.errors.add(exc)
+            return env
+        self.let_names.add(stmt.name)
+        variables[stmt.name] = self._let_value(stmt, env)
+        return replace(env, variables=variables)
+
+    def _let_value(self, stmt: syn.Let, env: Env):
+        """The value of a `let`: a number, list or symbol; UNKNOWN after a reported error."""
+        try:
+            if stmt.name in LAYERS or stmt.name in CONSTRUCTS or stmt.name in self.program.blocks:
+                self._check_new_name(stmt.name, stmt.name_span, env)
+            tensor = self._tensor_expression(stmt.value, env)
+            if tensor:
+                raise error(
+                    "E0235",
+                    f"`let` binds a number, list or symbol, not a tensor: {tensor}",
+                    stmt.value.span,
+                    hint=f"bind a tensor without `let`: `{stmt.name} = …`",
+                )
+            return evaluate(stmt.value, env.expressions(self.graph))
+        except CnnError as exc:
+            self.errors.add(exc)
+        except Poisoned:
+            pass
+        return UNKNOWN
+
+    def _tensor_expression(self, expr, env: Env) -> str:
+        """Why `expr` denotes a tensor (a bound name, `in`, a layer or block call), or ''."""
+        kind = type(expr)
+        if kind is syn.Name and expr.name in env.tensors:
+            return f"`{expr.name}` is a tensor"
+        if kind is syn.BlockInputRef:
+            return "`in` is the block's input tensor"
+        callable_ = kind is syn.FunCall and expr.name not in BUILTINS and expr.name not in VALUE_FUNCTIONS
+        if callable_ and type(env.variables.get(expr.name)) is not Function:
+            if expr.name in LAYERS or expr.name in CONSTRUCTS or expr.name in self.program.blocks:
+                return f"`{expr.name}(…)` is a layer or block call"
+        return ""
+
+    def if_statement(self, stmt: syn.If, current, env: Env, branch: bool = False):
+        """The chosen body's value; with no body chosen, `current` (or ABSENT as a merge branch)."""
+        scope = env.expressions(self.graph)
+        while not truth(evaluate(stmt.condition, scope), stmt.condition, "the condition of `if`"):
+            if type(stmt.orelse) is syn.If:
+                stmt = stmt.orelse
+                continue
+            if stmt.orelse is None:
+                return ABSENT if branch else current
+            return self.body(stmt.orelse, current, self._deeper(env, stmt))
+        return self.body(stmt.body, current, self._deeper(env, stmt))
+
+    def _conditional_merge(self, term: syn.Call, outputs: list):
+        """A merge left with one branch by false conditions is that branch; with none, an error."""
+        if outputs:
+            return outputs[0]
+        raise error(
+            "E0218",
+            f"`{term.name}` has no branch left: every branch is an `if` whose condition is false",
+            term.span,
+            hint="give one of them an `else`, or keep one branch unconditional",
+        )
+
+    def _tensor_argument(self, term: syn.Call, arg: syn.Arg, env: Env, given: dict) -> TensorRef:
+        """`like=NAME`: a bound tensor, an input's name, or `in` in a block; passed as an extra input."""
+        if arg.name in given:
+            raise error("E0213", f"argument `{arg.name}` is given twice", arg.span)
+        given[arg.name] = arg
+        expr = arg.value
+        if type(expr) is syn.BlockInputRef and env.in_block:
+            return TensorRef("in", env.block_input)
+        if type(expr) is syn.Name and expr.name in env.tensors:
+            return TensorRef(expr.name, env.tensors[expr.name])
+        written = f"`{expr.name}`" if type(expr) is syn.Name else "this"
+        hint = did_you_mean(getattr(expr, "name", ""), env.tensors) if type(expr) is syn.Name else ""
+        raise error(
+            "E0236",
+            f"`{term.name}` argument `{arg.name}` must name a tensor; {written} is not one",
+            expr.span,
+            hint=hint or "name a bound value (`skip = …`), a network input, or `in` inside a block",
+        )
+
+    def _variable_kind(self, name: str, env: Env) -> str:
+        if type(env.variables[name]) is Function:
+            return "function"
+        return "constant" if name in self.program.constants or name in self.let_names else "parameter"
+
     def _try(self, thunk, errors=None):
         try:
             return thunk()
@@ -740,6 +871,14 @@ class _Lowering:
             return None
         except Poisoned:  # depends on a value already reported
             return None
+
+
+def _bodies(stmt: syn.If):
+    """The statements of every body of an `if … else if … else`."""
+    while type(stmt) is syn.If:
+        yield from stmt.body
+        stmt = stmt.orelse
+    yield from stmt or ()
 
 
 def _unmatched(errors: Collector) -> bool:

@@ -47,7 +47,8 @@ TERMINAL_NAMES = {
     "STAR": "`*`",
     "SLASH": "`/`",
     "PERCENT": "`%`",
-    "__ANON_0": "`//`",
+    "LESSTHAN": "`<`",
+    "MORETHAN": "`>`",
 }
 MAX_NESTING = 64
 """Brackets of all kinds open at once; deeper source is refused before it is built."""
@@ -55,6 +56,7 @@ MAX_DIGITS = 1000
 """Digits of an integer literal (Python's int() refuses very long digit strings)."""
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
+_ELSE_NEXT = re.compile(r"[ \t\f]*else\b")
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
 
 
@@ -75,6 +77,7 @@ class Brackets:
         self.stack: list[Token] = []
         self.closer: Token | None = None  # the last closing bracket that matched an open one
         self.file = "<string>"
+        self.text = ""
 
     def process(self, stream):
         self.stack, self.closer = [], None
@@ -89,6 +92,10 @@ class Brackets:
                 self.closer = token
             elif kind == "_SEP" and self.stack and self.stack[-1].type != "LBRACE":
                 continue
+            elif kind == "_SEP" and _ELSE_NEXT.match(self.text, token.end_pos or 0):
+                continue  # `}` <newline> `else {`: one statement
+            elif kind == "NAME" and token == "else":
+                token = Token.new_borrow_pos("ELSE", token, token)  # reserved, even where no `else` fits
             yield token
 
 
@@ -123,7 +130,9 @@ class _Builder(Transformer):
     def start(self, items):
         imports = tuple(i for i in items if isinstance(i, syn.Import))
         defs = tuple(i for i in items if isinstance(i, syn.Definition))
-        return syn.Module(self.file, imports, defs)
+        constants = tuple(i for i in items if isinstance(i, syn.Let))
+        functions = tuple(i for i in items if isinstance(i, syn.Function))
+        return syn.Module(self.file, imports, defs, constants, functions)
 
     def import_stmt(self, items):
         return syn.Import(_unquote(items[1]), self.cover(items))
@@ -138,6 +147,10 @@ class _Builder(Transformer):
 
     def network_def(self, items):
         return self._definition("network", items)
+
+    def fn_def(self, items):
+        name = items[1]
+        return syn.Function(str(name), items[2].items, items[4], self.cover(items), self.tspan(name))
 
     def params(self, items):
         return _Params(tuple(i for i in items if isinstance(i, syn.Param)))
@@ -158,6 +171,16 @@ class _Builder(Transformer):
 
     def bind_stmt(self, items):
         return syn.Bind(str(items[0]), items[2], self.cover(items), self.tspan(items[0]))
+
+    def let_stmt(self, items):
+        return syn.Let(str(items[1]), items[3], self.cover(items), self.tspan(items[1]))
+
+    def if_stmt(self, items):
+        orelse = else_span = None
+        if len(items) > 3:
+            else_span = self.tspan(items[3])
+            orelse = items[4] if isinstance(items[4], syn.If) else items[4].items
+        return syn.If(items[1], items[2].items, orelse, self.cover(items[:2]), else_span)
 
     def chain(self, items):
         terms = tuple(i for i in items if not isinstance(i, Token))
@@ -226,8 +249,25 @@ class _Builder(Transformer):
         return syn.Attribute(items[0], str(items[2]), self.cover(items))
 
     def funcall(self, items):
-        args = tuple(i for i in items[2:] if i is not None and not isinstance(i, Token))
-        return syn.FunCall(str(items[0]), args, self.cover(items))
+        given = [i for i in items[2:] if isinstance(i, syn.Arg)]
+        args = tuple(a.value for a in given if a.name is None)
+        keywords = tuple(a for a in given if a.name is not None)
+        return syn.FunCall(str(items[0]), args, self.cover(items), keywords, self.tspan(items[0]))
+
+    def farg(self, items):
+        return self.arg(items)
+
+    def conditional(self, items):
+        return syn.Conditional(items[0], items[2], items[4], self.cover(items))
+
+    def or_op(self, items):
+        return syn.BoolOp("or", items[0], items[2], self.cover(items))
+
+    def and_op(self, items):
+        return syn.BoolOp("and", items[0], items[2], self.cover(items))
+
+    def not_op(self, items):
+        return syn.Not(items[1], self.cover(items))
 
     def neg(self, items):
         return syn.Neg(items[1], self.cover(items))
@@ -247,6 +287,18 @@ class _Builder(Transformer):
 
         return build
 
+    def _comparison(op):  # noqa: N805 - a factory evaluated in the class body
+        def build(self, items):
+            return syn.Compare(op, items[0], items[2], self.cover(items))
+
+        return build
+
+    eq = _comparison("==")
+    ne = _comparison("!=")
+    lt = _comparison("<")
+    le = _comparison("<=")
+    gt = _comparison(">")
+    ge = _comparison(">=")
     add = _binary("+")
     sub = _binary("-")
     mul = _binary("*")
@@ -325,6 +377,7 @@ def parse(text: str, file: str = "<string>") -> syn.Module:
     """Parse the text of one `.cnn` file into a :class:`syntax.Module`."""
     lark, builder, brackets = _parser()
     builder.file = brackets.file = file
+    brackets.text = text
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects that never form cycles
     try:
@@ -340,6 +393,7 @@ def parse_value(text: str, file: str = "<command line>"):
     """Parse the expression of a `--set name=value` override."""
     lark, builder, brackets = _parser()
     builder.file = brackets.file = file
+    brackets.text = text
     try:
         return lark.parse(text, start="value")
     except UnexpectedInput as exc:
@@ -364,6 +418,18 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str, brackets: Brackets
             return _unclosed(opener, file, arrow, "`->`")
         return _bad_character(exc, text, file)
     token = getattr(exc, "token", None)
+    if token is not None and token.type == "MORETHAN" and text[token.start_pos - 1 : token.start_pos] == "-":
+        # `->` where an expression goes on lexes as `-` then `>`; report it as the arrow it is
+        token = exc.token = Token(
+            "ARROW",
+            "->",
+            token.start_pos - 1,
+            token.line,
+            token.column - 1,
+            token.end_line,
+            token.end_column,
+            token.end_pos,
+        )
     at_end = isinstance(exc, UnexpectedEOF) or (token is not None and token.type == "$END")
     if at_end and brackets.stack:
         return _unclosed(brackets.stack[-1], file, _end_span(text, file))
@@ -492,6 +558,9 @@ def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
             span,
             hint=f"remove it, or add the `{opening}` it was meant to close",
         )
+    misuse = _misused_keyword(token, span, brackets)
+    if misuse is not None:
+        return misuse
     hint = ""
     if token.type == "_SEP" and brackets.stack:
         hint = "the statement is incomplete"
@@ -502,6 +571,47 @@ def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
     elif expected and len(expected) <= 6:
         hint = "expected " + _join_or(expected)
     return error("E0100", f"syntax error: unexpected {found}", span, hint=hint)
+
+
+_COMPARISONS = ("LESSTHAN", "MORETHAN", "__ANON_0", "__ANON_1", "__ANON_2", "__ANON_3")
+_LET_BEFORE = re.compile(r"(^|[;{]|\s)let\s+[A-Za-z_]\w*\s*=[^;{}]*$")
+_IF_BEFORE = re.compile(r"(^|[;{}]|\s)if\s[^;{}]*$")
+_FN_LINE = re.compile(r"\s*fn\s+[A-Za-z_]")
+
+
+def _misused_keyword(token: Token, span: Span, brackets: Brackets):
+    """Named errors for Part 2's keywords used where they cannot stand, or None."""
+    if token.type == "ELSE":
+        return error(
+            "E0106",
+            "`else` without `if`",
+            span,
+            hint="`else { … }` follows the `}` of `if CONDITION { … }`; in an expression write `A if CONDITION else B`",
+        )
+    lines = brackets.text.splitlines()
+    line = lines[token.line - 1] if token.line is not None and token.line <= len(lines) else ""
+    before = line[: token.column - 1]
+    if token.type == "ARROW" and _LET_BEFORE.search(before.rstrip()):
+        return error(
+            "E0235",
+            "`let` binds a number, list or symbol, not a tensor",
+            span,
+            hint="bind a tensor without `let`: `name = chain`",
+        )
+    if _FN_LINE.match(line) and before.strip() == "fn":
+        at = line.index("fn") + 1
+        keyword = Span(span.file, span.line, at, span.line, at + 2)
+        return error("E0100", "syntax error: `fn` defines a function at file level only", keyword, hint="move it out")
+    if token.type in _COMPARISONS:
+        return error(
+            "E0100",
+            f"syntax error: unexpected `{token}`",
+            span,
+            hint="comparisons do not chain: write `a < b and b < c`",
+        )
+    if token.type == "EQUAL" and _IF_BEFORE.search(before):
+        return error("E0100", "syntax error: unexpected `=`", span, hint="compare with `==`; `=` binds a name")
+    return None
 
 
 def _describe(token: Token) -> str:
