@@ -61,7 +61,9 @@ def _round(expr, args):
         return round(_finite(expr, value))
     digits = args[1]
     if not isinstance(digits, int) or isinstance(digits, bool) or not -20 <= digits <= 20:
-        raise error("E0302", f"`round` takes its digits as an integer from -20 to 20, got {describe(digits)}", expr.span)
+        raise error(
+            "E0302", f"`round` takes its digits as an integer from -20 to 20, got {describe(digits)}", expr.span
+        )
     return round(value, digits)
 
 
@@ -93,7 +95,9 @@ def call_builtin(expr, args: tuple, limit: int):
         raise error("E0212", f"`{expr.name}` needs {least}{_count(fewest)}, got {len(args)}", expr.span)
     if most is not None and len(args) > most:
         span = expr.args[most].span
-        raise error("E0214", f"`{expr.name}` takes {'at most ' if most > fewest else ''}{_count(most)}, got {len(args)}", span)
+        raise error(
+            "E0214", f"`{expr.name}` takes {'at most ' if most > fewest else ''}{_count(most)}, got {len(args)}", span
+        )
     result = apply(expr, args)
     if isinstance(result, int) and not -limit <= result <= limit:
         raise error("E0605", f"`{expr.name}` gives a number too large", expr.span, hint=f"the limit is {limit:,}")

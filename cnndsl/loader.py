@@ -113,7 +113,7 @@ def _load(program: Program, module: syn.Module, errors: Collector, stack: tuple)
             errors.add(exc)
     for definition in module.definitions:
         _define(program, definition, errors)
-    for named in (*module.constants, *module.functions):
+    for named in sorted((*module.constants, *module.functions), key=lambda d: (d.span.line, d.span.column)):
         _define_name(program, named, errors)
 
 

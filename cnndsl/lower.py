@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from . import syntax as syn
 from .errors import CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
 from .evaluate import UNKNOWN, Poisoned, Scope, evaluate, truth
+from .functions import BUILTINS, VALUE_FUNCTIONS
 from .graph import BlockInstance, Graph, Node, Value
 from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
 from .layers.args import REQUIRED, choice
 from .loader import Program
 from .passes.shapes import infer
-from .functions import BUILTINS, VALUE_FUNCTIONS
 from .values import Function, TensorRef, format_value
 
 MAX_NODES = 1_000_000
@@ -186,7 +186,9 @@ class _Lowering:
         if kind is syn.If:
             return self.if_statement(stmt, current, env)
         if kind is syn.Let:  # in a body, `let` is handled by `body`; here it stands as a merge branch
-            raise error("E0237", "a `let` cannot be a branch of a merge", stmt.span, hint="put the `let` before the merge")
+            raise error(
+                "E0237", "a `let` cannot be a branch of a merge", stmt.span, hint="put the `let` before the merge"
+            )
         raise AssertionError(stmt)
 
     def input(self, stmt: syn.Input, env: Env):
@@ -808,10 +810,11 @@ class _Lowering:
             return f"`{expr.name}` is a tensor"
         if kind is syn.BlockInputRef:
             return "`in` is the block's input tensor"
-        callable_ = kind is syn.FunCall and expr.name not in BUILTINS and expr.name not in VALUE_FUNCTIONS
-        if callable_ and type(env.variables.get(expr.name)) is not Function:
-            if expr.name in LAYERS or expr.name in CONSTRUCTS or expr.name in self.program.blocks:
-                return f"`{expr.name}(…)` is a layer or block call"
+        if kind is not syn.FunCall or expr.name in BUILTINS or expr.name in VALUE_FUNCTIONS:
+            return ""
+        layer = expr.name in LAYERS or expr.name in CONSTRUCTS or expr.name in self.program.blocks
+        if layer and type(env.variables.get(expr.name)) is not Function:
+            return f"`{expr.name}(…)` is a layer or block call"
         return ""
 
     def if_statement(self, stmt: syn.If, current, env: Env, branch: bool = False):
