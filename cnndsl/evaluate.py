@@ -80,11 +80,15 @@ def truth(value, expr, what: str = "a condition") -> bool:
     """`value` if it is a boolean; otherwise a located error (no guessing from numbers or lists)."""
     if isinstance(value, bool):
         return value
+    name = expr.name if type(expr) is syn.Name else "x"
+    example = f"len({name}) > 0" if isinstance(value, list) else f"{name} != 0"
+    if isinstance(value, Symbol):
+        example = f"{name} == {value.name}"
     raise error(
         "E0313",
         f"{what} must be `true` or `false`, got {describe(value)}",
         expr.span,
-        hint="write a comparison, e.g. `n != 0`, `len(xs) > 0` or `mode == linear`",
+        hint=f"write a comparison, e.g. `{example}`",
     )
 
 
