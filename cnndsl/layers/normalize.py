@@ -13,9 +13,8 @@ from __future__ import annotations
 from math import prod
 
 from ..values import describe
-from .args import Arg, ArgError, boolean, integer, number
+from .args import LEARNABLE_ARGS, Arg, ArgError, boolean, integer, number
 from .base import Layer, ShapeError, elements, format_shape, register, require_image
-from .conv import LEARNABLE_ARGS
 
 PER_ELEMENT, PER_SET = 7, 4
 EPS = Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon")

@@ -17,6 +17,8 @@ class Input(Layer):
     kind = "input"
     family = "io"
     arity = 0
+    onnx_ops = "graph input"
+    onnx_doc = "`[N, C, H, W]` or `[N, F]`"
 
     def output_shape(self, shapes):
         return ("N", *self.attrs["shape"])
@@ -46,6 +48,10 @@ class Pad(Layer):
     kind = "pad"
     family = "shape"
     doc = "pads height and width: constant, reflect, edge or wrap"
+    onnx_ops = "`Pad`"
+    onnx_doc = (
+        "pads `[0, 0, top, left, 0, 0, bottom, right]`; modes `constant` (with `value`), `reflect`, `edge`, `wrap`"
+    )
     arguments = (
         Arg("amount", amounts, attr="pads", doc="int, [h, w] or [top, left, bottom, right]"),
         Arg("mode", choice("constant", "reflect", "edge", "wrap"), "constant"),
@@ -105,6 +111,13 @@ class Upsample(Layer):
     arity = 1  # plus the `like=` reference as a second input
     tensor_args = ("like",)  # keyword arguments that name a tensor, passed as extra inputs in this order
     doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
+    onnx_ops = "`Resize` (and `Shape` for `like=`)"
+    onnx_doc = (
+        "`sizes` (int64) on `axes=[2, 3]`, from `Shape` of the `like=` tensor when given; `mode` `nearest` "
+        "(`round_prefer_floor`, PyTorch's `nearest` for whole scales) or `linear` (PyTorch's `bilinear`), "
+        "`coordinate_transformation_mode` `half_pixel` or `align_corners`"
+    )
+    flops_doc = "`linear`: 9 per output (three lerps); `nearest`: 0"
     arguments = (
         Arg("scale", _scale, None, attr="scales", doc="a number or [h, w]; 2 when neither size nor like is given"),
         Arg("mode", choice("nearest", "linear"), "nearest"),
@@ -203,6 +216,8 @@ class ChannelShuffle(Layer):
     kind = "channel_shuffle"
     family = "shape"
     doc = "ShuffleNet channel shuffle"
+    onnx_ops = "`Reshape` → `Transpose` → `Reshape`"
+    onnx_doc = "`[N, g, C/g, H, W]`, `perm=[0, 2, 1, 3, 4]`, back to `[N, C, H, W]`"
     arguments = (Arg("groups", integer()),)
 
     def output_shape(self, shapes):
