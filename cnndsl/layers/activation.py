@@ -54,7 +54,14 @@ _simple(
 _simple("sigmoid", 3, "1 / (1 + exp(-x))", onnx="Sigmoid")
 _simple("tanh", 1, "hyperbolic tangent", onnx="Tanh")
 _simple("hardswish", 4, "x * relu6(x + 3) / 6", onnx="HardSwish")
-_simple("hardsigmoid", 3, "relu6(x + 3) / 6 (PyTorch's slope 1/6)", onnx=_hardsigmoid_onnx)
+_simple(
+    "hardsigmoid",
+    3,
+    "relu6(x + 3) / 6 (PyTorch's `nn.Hardsigmoid`)",
+    onnx=_hardsigmoid_onnx,
+    onnx_ops="`HardSigmoid`",
+    onnx_doc="`alpha=1/6`, `beta=0.5` (PyTorch's; ONNX's default slope is 0.2)",
+)
 _simple("softplus", 3, "log(1 + exp(x))", onnx="Softplus")
 _simple("mish", 5, "x * tanh(softplus(x))", onnx="Mish")
 

@@ -56,8 +56,8 @@ def _odd(value):
 class LocalResponseNorm(Layer):
     kind = "lrn"
     family = "norm"
-    doc = "local response normalization across channels (AlexNet)"
-    onnx_doc = "`size`, `alpha`, `beta`, `bias` (= `k`); ONNX divides `alpha` by `size`, as PyTorch and Caffe do"
+    doc = "local response normalization across channels (AlexNet); `size` must be odd (onnxruntime's rule)"
+    onnx_doc = "`size` (odd), `alpha`, `beta`, `bias` (= `k`); ONNX divides `alpha` by `size`, as PyTorch and Caffe do"
     flops_doc = "`2 * size + 3` per element"
     onnx_op = "LRN"
     onnx_attrs = ("size", "alpha", "beta", "bias")

@@ -75,7 +75,7 @@ POOL_ARGS = (
 class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling; padding never wins the max"
-    onnx_doc = "`ceil_mode`, explicit `pads`"
+    onnx_doc = "`ceil_mode`, explicit `pads`; see *`ceil` pooling at opset 21* below"
     flops_doc = "`kh * kw - 1` comparisons per output"
     arguments = POOL_ARGS
     onnx_op = "MaxPool"
@@ -88,7 +88,10 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     kind = "avgpool"
     doc = "average pooling"
-    onnx_doc = "`ceil_mode`, `count_include_pad` from `include_pad`"
+    onnx_doc = (
+        "`ceil_mode`, `count_include_pad` from `include_pad`; see *`ceil` pooling at opset 21* below "
+        "(a `Pad` first where it needs one)"
+    )
     flops_doc = "`kh * kw` per output (adds and the divide)"
     arguments = (*POOL_ARGS, Arg("include_pad", boolean, False))
     onnx_op = "AveragePool"

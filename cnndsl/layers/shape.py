@@ -110,12 +110,17 @@ class Upsample(Layer):
     family = "resample"
     arity = 1  # plus the `like=` reference as a second input
     tensor_args = ("like",)  # keyword arguments that name a tensor, passed as extra inputs in this order
-    doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
-    onnx_ops = "`Resize` (and `Shape` for `like=`)"
+    doc = (
+        "`scale` a number or `[h, w]`: output size `floor(size * scale)`; or `size=[h, w]`; or `like=NAME`, the "
+        "height and width of another tensor. `size`, `scale` and `like` exclude each other. `nearest` reads input "
+        "`floor(o * in / out)` (PyTorch's `nearest`); `linear` uses half-pixel centres, or with `align_corners=true` "
+        "maps corner to corner"
+    )
+    onnx_ops = "`Resize`"
     onnx_doc = (
-        "`sizes` (int64) on `axes=[2, 3]`, from `Shape` of the `like=` tensor when given; `mode` `nearest` "
-        "(`round_prefer_floor`, PyTorch's `nearest` for whole scales) or `linear` (PyTorch's `bilinear`), "
-        "`coordinate_transformation_mode` `half_pixel` or `align_corners`"
+        "on `axes=[2, 3]` with `sizes` (int64): a constant for `scale`/`size`, or `Shape(ref, start=2, end=4)` of "
+        "the `like=` tensor; `nearest`: `asymmetric`, `nearest_mode=floor`; `linear`: `half_pixel` (PyTorch's "
+        "`bilinear`, `align_corners=False`) or `align_corners`"
     )
     flops_doc = "`linear`: 9 per output (three lerps); `nearest`: 0"
     arguments = (
