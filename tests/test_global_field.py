@@ -123,7 +123,8 @@ def test_transposed_span_is_closed_form():
         for stride in range(1, 8):
             for pad in range(0, 8):
                 for dilation in range(1, 5):
-                    assert transposed_span(kernel, stride, pad, dilation) == _span_by_loop(kernel, stride, pad, dilation)
+                    case = (kernel, stride, pad, dilation)
+                    assert transposed_span(*case) == _span_by_loop(*case)
 
 
 def test_huge_strides_and_kernels_are_answered_at_once():
