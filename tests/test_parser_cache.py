@@ -42,7 +42,7 @@ def old_cache_name(tmp: Path) -> str:
         "import lark, cnndsl.parser as p\n"
         "init = lark.Lark.__init__\n"
         "lark.Lark.__init__ = lambda self, g, **o: init(self, g, **{**o, 'cache': True})\n"
-        "p._parser()\n"
+        "p._build_parser()\n"
     )
     subprocess.run([sys.executable, "-c", script], env={**os.environ, "TMPDIR": str(tmp)}, check=True)
     (name,) = [p.name for p in tmp.iterdir() if p.name.startswith(".lark_cache")]
