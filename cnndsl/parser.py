@@ -8,7 +8,10 @@ located diagnostics by :mod:`cnndsl.syntax_errors`.
 from __future__ import annotations
 
 import gc
+import hashlib
+import os
 import re
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -292,17 +295,60 @@ brackets) is never shared between two parses running at once."""
 
 def _build_parser() -> tuple[Lark, _Builder, Brackets]:
     builder, brackets = _Builder(), Brackets()
+    grammar = grammar_path().read_text(encoding="utf-8")
     lark = Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         keep_all_tokens=True,
         transformer=builder,
         postlex=brackets,
         maybe_placeholders=True,
-        cache=True,
+        cache=table_cache(grammar) or False,
         start=["start", "value"],
     )
     return lark, builder, brackets
+
+
+# -- the parser-table cache ---------------------------------------------------------
+# Lark's `cache=True` pickles its tables into the shared temporary folder under a
+# predictable name, where another user can plant a pickle that runs as whoever parses
+# next. Tables are cached only in a private folder of this user's: created with mode
+# 0700, owned by the user, writable by no one else; otherwise they are built afresh.
+
+
+def cache_folder() -> str | None:
+    """The private cache folder ($XDG_CACHE_HOME/cnndsl or ~/.cache/cnndsl), or None
+    when it cannot be made private (then nothing is cached)."""
+    if not hasattr(os, "getuid") or os.environ.get("CNNDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "cnndsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return folder if private else None
+
+
+def table_cache(grammar: str) -> str | None:
+    """The path of the cached parser tables for `grammar`, or None when no safe cache exists."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    import lark
+
+    digest = hashlib.sha256(f"{grammar}\0{lark.__version__}".encode()).hexdigest()[:24]
+    path = os.path.join(folder, f"grammar-{digest}.lark")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return path  # Lark writes it
+    except OSError:
+        return None
+    safe = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return path if safe else None
 
 
 @contextmanager
