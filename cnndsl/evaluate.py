@@ -169,9 +169,16 @@ def _arithmetic(expr: syn.BinOp, left, right):
         "+": lambda: left + right,
         "-": lambda: left - right,
         "*": lambda: left * right,
-        "//": lambda: left // right,
+        "//": lambda: _floor_divide(left, right),
         "%": lambda: left % right,
     }[expr.op]()
+
+
+def _floor_divide(left, right):
+    """`//` floors to an integer, for floats too (`35.2 // 8` is 4), so that sizes computed
+    from a float multiplier (`(v + 4) // 8 * 8`) are whole numbers a layer accepts."""
+    result = left // right
+    return int(result) if isinstance(result, float) and math.isfinite(result) else result
 
 
 def _index(expr: syn.Index, target, index):

@@ -118,6 +118,8 @@ def channels(expr: str, params: str = "a=3") -> int:
         ("floor(7 / 2.0)", 3),
         ("ceil(7 / 2.0)", 4),
         ("ceil(a * 1.1)", 4),
+        ("7.5 // 2", 3),  # `//` floors to an integer, for floats too
+        ("-7.5 // 2 + 9", 5),
         ("abs(-5)", 5),
         ("abs(a - 10)", 7),
         ("min(3, 7)", 3),
@@ -255,6 +257,8 @@ FUNCTIONS = """
         ("pad_for(3) + 1", 2),
         ("pad_for(3, 2) + 1", 3),
         ("scaled(2)", 32),  # divisible(32) = max(8, 36 // 8 * 8)
+        ("divisible(32 * 1.1)", 32),  # max(8, 39.2 // 8 * 8): `//` floors floats to integers
+        ("divisible(16 * 1.4, 4)", 24),  # torchvision's _make_divisible(22.4, 4) = int(24.4) // 4 * 4
     ],
 )
 def test_fn_values(expr, value):
