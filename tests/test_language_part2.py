@@ -201,6 +201,25 @@ def test_let_at_file_level_and_in_bodies():
     assert n.totals["params"] == (10 * 2 + 10) + (4 * 10 * 9 + 4)
 
 
+def test_defaults_see_file_level_names():
+    n = net("""
+        let base = 6
+        fn twice(v) = 2 * v
+        block B(out=twice(base)) { conv(out, 1) }
+        network N(width=base + 1) {
+          input x: [1, 4, 4]
+          conv(width, 1)
+          B
+        }
+    """)
+    assert [node.shape[1] for node in n.nodes[1:]] == [7, 12]
+
+
+def test_else_after_a_comment_line():
+    n = net("network N {\n  input x: [1, 4, 4]\n  if false { relu }  # no\n  # still the same if\n  else { tanh }\n}")
+    assert ops(n) == ["input", "tanh"]
+
+
 def test_let_holds_for_the_rest_of_its_body_only():
     n = net("network N { input x: [1, 2, 2]; repeat 3 as i { let c = 2 * (i + 1); conv(c, 1) } }")
     assert [node.shape[1] for node in n.nodes[1:]] == [2, 4, 6]
