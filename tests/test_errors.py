@@ -66,6 +66,14 @@ CATALOGUE = {
     "division_by_zero": ("E0305", 3, 8, "division by zero", ()),
     "index_out_of_range": ("E0307", 3, 15, "index 2 is out of range for a list of 2", ()),
     "tensor_as_number": ("E0304", 4, 8, "`skip` is a tensor, not a number", ()),
+    # Part 2: conditions, let, fn
+    "condition_not_boolean": ("E0313", 2, 6, "the condition of `if` must be `true` or `false`, got the integer 6", ()),
+    "else_without_if": ("E0106", 4, 3, "`else` without `if`", ()),
+    "recursive_fn": ("E0203", 2, 24, "fn `width` calls itself through `double`", ()),
+    "let_tensor": ("E0235", 4, 18, "`let` binds a number, list or symbol, not a tensor", ()),
+    "unknown_function": ("E0311", 5, 8, "unknown function `divisable`", ()),
+    "like_no_tensor": ("E0236", 4, 31, "`upsample` argument `like` must name a tensor; `skp` is not one", ()),
+    "function_arity": ("E0214", 5, 25, "`divisible` takes at most 2 arguments, got 3", ()),
     # shapes
     "shape_nonpositive_conv": ("E0400", 3, 32, "`conv` output height would be 0: floor((2 - 3) / 1) + 1 = 0", ()),
     "shape_nonpositive_pool": ("E0400", 3, 14, "`maxpool` output height would be 0", ()),

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import usage_error
+from ..errors import error, usage_error
 from . import weights
 from .onnx_file import little_endian, save_external, write
 from .onnx_proto import DataType, make_model, make_node, tensor, value_info
@@ -147,7 +147,10 @@ def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple:
     for node in network.graph.nodes():
         tensors[node.name] = node.layer.onnx(emit, [tensors[i] for i in node.inputs], node)
         _check_floats(emit, node)
+    if not skeleton:
+        check_weight_memory(network.graph, emit.floats)
     outputs = []
+    _free_output_names(emit, network.graph, tensors)
     for name, node in network.graph.outputs.items():
         tensors[node] = _name_output(emit, tensors[node], name, network.graph[node], outputs)
         outputs.append(_value_info(name, network.graph[node].shape))
@@ -211,6 +214,86 @@ def _name_output(emit: Emitter, tensor: str, name: str, node, outputs: list) -> 
                 other.input[i] = name
     producer.output[0] = name
     return name
+
+
+MAX_WEIGHT_BYTES = 2**36
+"""64 GiB: `compile` refuses larger models before drawing any weight (so does free memory)."""
+
+
+def check_weight_memory(graph, floats: dict[str, int]) -> None:
+    """Estimate the weight bytes before any is drawn: refuse past MAX_WEIGHT_BYTES or the free memory."""
+    total = 4 * sum(floats.values())
+    if not floats:
+        return
+    largest = max(floats, key=floats.get)
+    free = available_memory()
+    if total > MAX_WEIGHT_BYTES or (free is not None and 4 * floats[largest] > free):
+        limit = f"the limit is {_bytes(MAX_WEIGHT_BYTES)}" + (f", free memory {_bytes(free)}" if free else "")
+        raise error(
+            "E0705",
+            f"the model needs {_bytes(total)} of weights, `{largest}` alone {_bytes(4 * floats[largest])}; {limit}",
+            graph[largest].span,
+            hint="make the layer smaller (a dense layer on a large flattened map is the usual cause)",
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f.read(1 << 16).splitlines():
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+def _free_output_names(emit: Emitter, graph, tensors: dict[str, str]) -> None:
+    """Rename internal tensors that carry an output's name, so that every ONNX value
+    name stays unique (`output relu1 = conv(16, 3) -> relu` makes a second `relu1`).
+    An output named like a graph input cannot be renamed: that is a located error."""
+    produced = {out: n for n in emit.nodes for out in n.output}
+    used = set(produced) | _names(emit)
+    inputs = {i.name for i in emit.inputs}
+    for name, node in graph.outputs.items():
+        if tensors[node] == name:
+            continue
+        if name in inputs:
+            raise error(
+                "E0704",
+                f"the output `{name}` has the name of a network input",
+                graph.values[name].span if name in graph.values else graph[node].span,
+                hint="ONNX needs distinct input and output names: rename the output",
+            )
+        if name in produced:
+            fresh = next(f"{name}:{k}" for k in range(len(used) + 1) if f"{name}:{k}" not in used)
+            used.add(fresh)
+            _rename(emit, name, fresh)
+            produced[fresh] = produced.pop(name)
+            for key, tensor in tensors.items():
+                if tensor == name:
+                    tensors[key] = fresh
+
+
+def _rename(emit: Emitter, old: str, new: str) -> None:
+    for other in emit.nodes:
+        for i, value in enumerate(other.input):
+            if value == old:
+                other.input[i] = new
+        for i, value in enumerate(other.output):
+            if value == old:
+                other.output[i] = new
 
 
 def _names(emit: Emitter) -> set:

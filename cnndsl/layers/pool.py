@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..fields import window
+from ..fields import pooled, window
 from .args import Arg, boolean, integer, padding, pair
 from .base import Layer, ShapeError, elements, register, require_image, size_text, spatial
 from .window import ceil_for_opset21, output_sizes, same_pads
@@ -155,7 +155,7 @@ class _GlobalPool(Layer):
     def field(self, fields, shapes, out):
         if fields[0] is None:
             return None
-        return window(fields[0], spatial(shapes[0]), spatial(shapes[0]), (0, 0))
+        return pooled(fields[0], spatial(shapes[0]))
 
 
 @register

@@ -114,7 +114,7 @@ class Estimate:
             if chain is not None:
                 for term in chain.terms:
                     nodes += self.term(term, variables, blocks)
-            total += max(1, nodes)
+            total += max(kind not in (syn.Let, syn.If), nodes)  # an `if` may make nothing
             if total > MAX_NODES:
                 return MAX_NODES + 1
         return total
