@@ -39,6 +39,7 @@ from ..report import field_text, human
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
 RANKDIRS = ("TB", "LR")
+STYLES = ("graph", "blocks")
 ENVIRONMENT = "CNNDSL_DOT"
 LEGEND_COLUMNS = 3
 WHOLE = 48
@@ -100,21 +101,27 @@ def command(args) -> int:
     from ..cli import load_network
 
     show = parse_show(args.show)
-    _check_format(args.output)
+    style = getattr(args, "style", "graph")
+    _check_style_format(style, args.output)
     network = load_network(args)
     path = args.output or f"{network.name}.svg"
-    written = render(network, path, depth=args.depth, rankdir=args.rankdir, show=show, dot=args.dot)
+    written = render(network, path, depth=args.depth, rankdir=args.rankdir, show=show, dot=args.dot, style=style)
     print(f"wrote {written}", file=sys.stderr)
     return 0
 
 
-def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
+def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None, style="graph"):
     """Draw `network` to `path` (.svg, .png, .pdf or .dot) and return the path written.
 
     Without `path`, return the DOT source. `depth` collapses blocks nested
     deeper than it (None: the default of :func:`items`); `show` adds node lines from
     params, macs, rf; `dot` names the renderer program (see the module doc).
+    `style="blocks"` draws 3D blocks instead (backends/blocks.py; .svg, .png, .pdf, .tex).
     """
+    if _check_style_format(style, None) == "blocks":
+        from .blocks import render as blocks
+
+        return blocks(network, path, depth)
     source = diagram(network, depth, rankdir, show).source
     if path is None:
         return source
@@ -156,6 +163,21 @@ def parse_show(show) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def _check_style_format(style: str, path) -> str:
+    """Check `style` and, when given, that `path` has a format the style writes; return the style."""
+    if style not in STYLES:
+        hint = did_you_mean(style, STYLES) or "choose graph or blocks"
+        raise usage_error(f"unknown render style `{style}`", "E0815", hint)
+    if path is not None:
+        if style == "blocks":
+            from .blocks import check_format
+
+            check_format(path)
+        else:
+            _check_format(path)
+    return style
+
+
 def _check_format(path) -> str:
     if path is None:
         return "svg"
@@ -165,7 +187,7 @@ def _check_format(path) -> str:
         raise usage_error(
             f"cannot draw to {path}: {shown} is not a diagram format",
             "E0810",
-            "name the output .svg, .png, .pdf or .dot",
+            "name the output .svg, .png, .pdf or .dot (.tex is TikZ: add --style blocks)",
         )
     return fmt
 

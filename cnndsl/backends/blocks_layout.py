@@ -1,0 +1,221 @@
+"""Where everything goes in a block diagram: boxes in a row, arcs above, labels below.
+
+The diagram nodes (:func:`render.items`) are placed left to right in
+topological order, each centred on one horizontal axis. A layer is a box seen
+at an angle: its thickness grows with the channels, its front face with the
+height and its slant with the width of the feature map, all log-scaled and
+clamped so that LeNet-5 and ResNet-152 both fit. Activations, normalizations
+and dropout are thin slabs after the box they follow; pooling is a narrowing;
+merges are small circles holding their sign.
+
+An edge between neighbours is a short arrow on the axis. Every other edge (a
+skip connection, a branch) is an arc: up from the top of its source, across
+above every box it passes, down onto its target. Shorter arcs are placed
+first and longer ones above them, so nested skips nest.
+
+The result is a :class:`Scene` of plain shapes that the writers turn into SVG,
+TikZ or a matplotlib picture (blocks.py, blocks_output.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import log2
+
+from ..report import human
+from .render import FAMILIES, items
+
+FONT_SIZE = 10.0
+TITLE_SIZE = 16.0
+CHAR_WIDTH = 0.68  # of the font size: generous for digits and x in Helvetica and DejaVu Sans
+GAP = 14.0  # between boxes joined by an arrow
+SLAB_GAP = 3.0  # before a thin slab
+ARC_CLEARANCE = 14.0  # between an arc and the boxes below it
+ARC_SPACING = 9.0  # between two arcs that overlap
+MARGIN = 16.0
+SLABS = ("activation", "norm", "regularization")
+LABELLED = ("io", "conv", "dense", "pool", "resample", "block", "other", "shape")
+MERGE_NAMES = {"add": "add", "concat": "concat", "mul": "mul"}
+KEY_FAMILIES = ("conv", "dense", "pool", "resample")
+WHOLE = 100
+"""Networks of at most this many layers are drawn whole by default (graphs: render.WHOLE)."""
+
+
+@dataclass
+class Shape:
+    """One drawn primitive. `kind`: polygon, path, circle, text or glyph."""
+
+    kind: str
+    points: list = field(default_factory=list)  # polygon: corners; path: [(command, x, y), ...]
+    fill: str = "none"
+    stroke: str = "#333333"
+    width: float = 0.8
+    text: str = ""
+    size: float = FONT_SIZE
+    anchor: str = "middle"  # start, middle or end
+    bold: bool = False
+    radius: float = 0.0
+
+
+@dataclass
+class Group:
+    """Shapes drawn as one thing: a node, an arc, an edge, the legend or the title."""
+
+    role: str  # node, arc, edge, legend, title
+    title: str = ""
+    shapes: list = field(default_factory=list)
+
+
+@dataclass
+class Scene:
+    width: float
+    height: float
+    groups: list
+
+    def role(self, role: str) -> list:
+        return [g for g in self.groups if g.role == role]
+
+
+@dataclass
+class Box:
+    """A placed diagram node: its bounding box and what it stands for."""
+
+    item: object
+    kind: str  # box, slab, pool, merge
+    family: str
+    x: float = 0.0
+    w: float = 0.0
+    top: float = 0.0
+    bottom: float = 0.0
+    lines: list = field(default_factory=list)  # label lines under it
+    narrow: float = 0.0  # pooling: half the output's face height
+
+
+def text_width(text: str, size: float = FONT_SIZE) -> float:
+    return CHAR_WIDTH * size * len(text)
+
+
+def face(n: int) -> float:
+    """Front-face height (or slant, for the width) of a spatial size `n`."""
+    return min(max(14.0 * log2(max(n, 1)), 14.0), 120.0)
+
+
+def thickness(channels: int) -> float:
+    return min(max(3.2 * log2(max(channels, 1)), 3.0), 36.0)
+
+
+def shape_text(shape) -> str:
+    return "\u00d7".join(str(d) for d in shape[1:])
+
+
+def family(item) -> str:
+    """The colour group: a layer's family; for a collapsed block, that of its first key layer."""
+    if item.block is not None:
+        key = (node.layer.family for node in item.nodes if node.layer.family in KEY_FAMILIES)
+        return next(key, "block")
+    name = item.nodes[0].layer.family
+    return name if name in FAMILIES else "other"
+
+
+def shown_items(network, depth=None) -> list:
+    """The diagram nodes: as :func:`render.items`, but networks of up to WHOLE layers whole."""
+    if depth is None and len(network.graph) <= WHOLE:
+        depth = max((len(path) for path in network.graph.blocks), default=0)
+    return items(network, depth)
+
+
+def merge_op(item) -> str | None:
+    """`add`, `concat` or `mul` for a merge node drawn as a symbol, else None."""
+    node = item.nodes[0]
+    return node.op if item.block is None and node.layer.family == "merge" and node.op in MERGE_NAMES else None
+
+
+def layout(network, depth=None) -> Scene:
+    """The whole picture of `network` at `depth` (None: as :func:`render.items`)."""
+    shown = shown_items(network, depth)
+    owner = {node.name: i for i, item in enumerate(shown) for node in item.nodes}
+    edges = _edges(network, shown, owner)
+    outputs: dict[int, list[str]] = {}
+    for name, node in network.graph.outputs.items():
+        outputs.setdefault(owner[node], []).append(f"\u2192 {name}")
+    boxes = _place(network, shown, owner, outputs)
+    from .blocks_draw import scene
+
+    return scene(network, boxes, edges)
+
+
+def _edges(network, shown, owner) -> list[tuple[int, int]]:
+    """Distinct (source, target) index pairs between diagram nodes, in order of first use."""
+    found: dict[tuple[int, int], None] = {}
+    for i, item in enumerate(shown):
+        for node in item.nodes:
+            for source in node.inputs:
+                if owner[source] != i:
+                    found[(owner[source], i)] = None
+    return list(found)
+
+
+def _place(network, shown, owner, outputs) -> list[Box]:
+    """Boxes left to right; a box's label never overlaps the label before it."""
+    boxes: list[Box] = []
+    cursor, text_right = MARGIN, MARGIN
+    for i, item in enumerate(shown):
+        box = _size(network, item, owner)
+        box.lines += outputs.get(i, [])
+        gap = SLAB_GAP if box.kind == "slab" else GAP
+        box.x = cursor + (gap if boxes else 0.0)
+        label = max((text_width(line) for line in box.lines), default=0.0)
+        if label:
+            box.x = max(box.x, text_right + 10.0 + label / 2 - box.w / 2)
+            text_right = box.x + box.w / 2 + label / 2
+        cursor = box.x + box.w
+        boxes.append(box)
+    return boxes
+
+
+def _size(network, item, owner) -> Box:
+    """A box's kind, extent around the axis (y = 0) and label, from its output shape."""
+    last = item.nodes[-1]
+    shape, kind = last.shape, family(item)
+    box = Box(item, "box", kind)
+    if merge_op(item):
+        r = max(9.0, 3.5 * len({owner[source] for source in last.inputs}))
+        box.kind, box.w, box.top, box.bottom = "merge", 2 * r, -r, r
+        box.lines = [shape_text(shape)]
+        return box
+    height, depth, slant = _dimensions(shape)
+    if kind in SLABS or (kind == "shape" and len(shape) == 2):
+        box.kind, depth = "slab", 4.0
+    elif kind == "pool" and item.block is None and len(shape) == 4:
+        box.kind, depth, box.narrow = "pool", 16.0, height / 2
+        before = network.node(item.nodes[0].inputs[0]).shape
+        height = max(height, _dimensions(before)[0])
+        slant = max(slant, _dimensions(before)[2])
+    box.w, box.top, box.bottom = depth + slant, -height / 2 - slant, height / 2
+    if kind in LABELLED or box.kind == "pool":
+        box.lines = [_title_line(item), shape_text(shape)]
+    return box
+
+
+def _dimensions(shape) -> tuple[float, float, float]:
+    """(face height, thickness, slant) of a feature map or a flat vector."""
+    if len(shape) == 4:
+        return face(shape[2]), thickness(shape[1]), face(shape[3]) * 0.3
+    if len(shape) == 2:
+        return min(max(10.0 * log2(max(shape[1], 1)), 14.0), 120.0), 8.0, 4.0
+    return face(shape[-1]), thickness(shape[1]) if len(shape) > 1 else 8.0, 4.0
+
+
+def _title_line(item) -> str:
+    if item.block is not None:
+        keys = [node for node in item.nodes if node.layer.family in KEY_FAMILIES]
+        return keys[0].layer.label() if len(keys) == 1 else item.block.path[-1]
+    node = item.nodes[0]
+    if node.layer.family == "io":
+        return f"input {node.name}"
+    return node.layer.label()
+
+
+def totals_line(network) -> str:
+    t = network.totals
+    return f"{network.name}    {human(t['params'])} params    {human(t['macs'])} MACs"
