@@ -149,7 +149,8 @@ def test_paper_counts(nets):
 def test_lenet_shapes_are_labelled(nets):
     _, groups = parse(blocks_svg(nets["lenet5"]))
     texts = {t.text for g in groups["node"] for t in g.iter(f"{SVG}text")}
-    assert {"6\u00d728\u00d728", "6\u00d714\u00d714", "16\u00d710\u00d710", "16\u00d75\u00d75", "120", "84", "10"} <= texts
+    maps = ("6x28x28", "6x14x14", "16x10x10", "16x5x5", "120", "84", "10")  # LeCun et al. 1998, C1 to F6
+    assert {m.replace("x", "\u00d7") for m in maps} <= texts
 
 
 @pytest.mark.parametrize("name", ["lenet5", "resnet18", "googlenet", "unet_small"])
@@ -174,11 +175,11 @@ def test_everything_is_inside_the_canvas(nets, name):
         x, y, size = float(text.get("x")), float(text.get("y")), float(text.get("font-size"))
         span = WIDTH_PER_CHAR * size * len(text.text)
         left = {"start": x, "middle": x - span / 2, "end": x - span}[text.get("text-anchor")]
-        assert 0 <= left and left + span <= width, text.text
-        assert 0 <= y - size and y + 0.3 * size <= height, text.text
+        assert left >= 0 and left + span <= width, text.text
+        assert y - size >= 0 and y + 0.3 * size <= height, text.text
     for g in groups["node"]:
         x0, y0, x1, y1 = bbox(g)
-        assert 0 <= x0 and x1 <= width and 0 <= y0 and y1 <= height
+        assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height
 
 
 def test_labels_do_not_overlap(nets):
@@ -262,7 +263,8 @@ def test_merge_symbols():
 def test_colours_have_a_legend(nets):
     _, groups = parse(blocks_svg(nets["resnet18"]))
     legend = groups["legend"][0]
-    swatches = {p.get("fill") for p in legend.iter(f"{SVG}polygon")} | {c.get("fill") for c in legend.iter(f"{SVG}circle")}
+    swatches = {p.get("fill") for p in legend.iter(f"{SVG}polygon")}
+    swatches |= {c.get("fill") for c in legend.iter(f"{SVG}circle")}
     texts = {t.text for t in legend.iter(f"{SVG}text")}
     assert {"convolution", "normalization", "activation", "pooling", "add"} <= texts
     for g in groups["node"]:
@@ -274,7 +276,8 @@ def test_colours_have_a_legend(nets):
 def test_depth_collapses_and_blocks_are_outlined(nets):
     _, groups = parse(blocks_svg(nets["resnet50"], 0))
     assert len(groups["node"]) == len(expected_groups(nets["resnet50"], 0))
-    assert sum("layers)" in title(g) for g in groups["node"]) == len({n.scope[:1] for n in nets["resnet50"].nodes if n.scope})
+    stages = {n.scope[:1] for n in nets["resnet50"].nodes if n.scope}
+    assert sum("layers)" in title(g) for g in groups["node"]) == len(stages)
     assert "collapsed block (outline)" in {t.text for t in groups["legend"][0].iter(f"{SVG}text")}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from .blocks_layout import (
     ARC_CLEARANCE,
     ARC_SPACING,
-    FONT_SIZE,
     MARGIN,
     TITLE_SIZE,
     Group,
@@ -128,7 +127,7 @@ def glyph(op: str, centre, r: float) -> list[Shape]:
         strokes = [((cx - k * 0.75, cy - k * 0.75), (cx + k * 0.75, cy + k * 0.75))]
         strokes.append(((cx - k * 0.75, cy + k * 0.75), (cx + k * 0.75, cy - k * 0.75)))
     else:
-        strokes = [((cx - k * 0.35, cy - k), (cx - k * 0.35, cy + k)), ((cx + k * 0.35, cy - k), (cx + k * 0.35, cy + k))]
+        strokes = [((cx + dx, cy - k), (cx + dx, cy + k)) for dx in (-0.35 * k, 0.35 * k)]
     return [Shape("path", [("M", *a), ("L", *b)], stroke=INK, width=1.2) for a, b in strokes]
 
 

@@ -63,7 +63,8 @@ def _tikz_shape(shape, colours) -> str:
         return f"\\filldraw[fill={colours[shape.fill]}, draw={colours[shape.stroke]}, {line}] {corners} -- cycle;"
     if shape.kind == "circle":
         (x, y), r = shape.points[0], shape.radius
-        return f"\\filldraw[fill={colours[shape.fill]}, draw={colours[shape.stroke]}, {line}] ({x:.1f},{y:.1f}) circle ({r * PX:.2f}pt);"
+        paint = f"fill={colours[shape.fill]}, draw={colours[shape.stroke]}, {line}"
+        return f"\\filldraw[{paint}] ({x:.1f},{y:.1f}) circle ({r * PX:.2f}pt);"
     if shape.kind == "path":
         return f"\\draw[{colours[shape.stroke]}, {line}] {_tikz_path(shape.points)};"
     (x, y) = shape.points[0]
@@ -71,11 +72,12 @@ def _tikz_shape(shape, colours) -> str:
     text = _latex(shape.text)
     text = f"\\textbf{{{text}}}" if shape.bold else text
     size = f"\\fontsize{{{shape.size * PX:.1f}}}{{{shape.size * PX * 1.2:.1f}}}\\selectfont"
-    return f"\\node[anchor={anchor}, inner sep=0pt, text={colours[shape.fill]}, font={size}] at ({x:.1f},{y:.1f}) {{{text}}};"
+    style = f"anchor={anchor}, inner sep=0pt, text={colours[shape.fill]}, font={size}"
+    return f"\\node[{style}] at ({x:.1f},{y:.1f}) {{{text}}};"
 
 
 def _tikz_path(points) -> str:
-    parts = []
+    parts, last = [], (0.0, 0.0)
     for command, *values in points:
         if command == "Q":  # a quadratic corner as TikZ's cubic: controls 2/3 of the way to the control point
             cx, cy, x, y = values
@@ -149,13 +151,13 @@ def _draw(axes, shape) -> None:
         axes.text(x, y, shape.text, ha=align, va="baseline", fontsize=size, color=shape.fill, fontweight=weight)
 
 
-def _mpl_path(points, Path):
+def _mpl_path(points, path_class):
     vertices, codes = [], []
     for command, *values in points:
         if command == "Q":
             vertices += [(values[0], values[1]), (values[2], values[3])]
-            codes += [Path.CURVE3, Path.CURVE3]
+            codes += [path_class.CURVE3, path_class.CURVE3]
         else:
             vertices.append((values[0], values[1]))
-            codes.append(Path.MOVETO if command == "M" else Path.LINETO)
+            codes.append(path_class.MOVETO if command == "M" else path_class.LINETO)
     return vertices, codes
