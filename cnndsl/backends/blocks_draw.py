@@ -29,7 +29,8 @@ SWATCH = 10.0
 
 def scene(network, boxes, edges) -> Scene:
     base = max(b.bottom for b in boxes) + 14.0
-    groups = [_node(box, base) for box in boxes]
+    second = max((len(box.lines) for box in boxes if box.row == 0), default=2) + 0.4
+    groups = [_node(box, base, second) for box in boxes]
     groups += [_arrow(boxes[a], boxes[b]) for a, b in edges if b == a + 1]
     groups += _arcs(boxes, [(a, b) for a, b in edges if b != a + 1])
     lowest = max(s_y for g in groups for s_y in _ys(g))
@@ -50,7 +51,8 @@ def scene(network, boxes, edges) -> Scene:
 # -- nodes -----------------------------------------------------------------------------
 
 
-def _node(box, base: float) -> Group:
+def _node(box, base: float, second: float) -> Group:
+    """A box (or merge circle) with its label lines; `second`: where the second label row starts, in lines."""
     item = box.item
     fill = FAMILIES[box.family][0]
     title = f"{item.name}: {box.lines[0] if box.lines else item.nodes[0].layer.label()}"
@@ -65,9 +67,10 @@ def _node(box, base: float) -> Group:
     else:
         group.shapes = _cuboid(box, fill)
     centre = box.x + box.w / 2
-    bold = box.kind != "slab" and not op
+    bold = not op
     for k, line in enumerate(box.lines):
-        text = Shape("text", [(centre, base + LINE_HEIGHT * (k + 1) - 2)], fill=INK, text=line)
+        y = base + LINE_HEIGHT * (k + 1 + second * box.row) - 2
+        text = Shape("text", [(centre, y)], fill=INK, text=line)
         text.bold = k == 0 and bold
         group.shapes.append(text)
     return group

@@ -37,6 +37,7 @@ SLABS = ("activation", "norm", "regularization")
 LABELLED = ("io", "conv", "dense", "pool", "resample", "block", "other", "shape")
 MERGE_NAMES = {"add": "add", "concat": "concat", "mul": "mul"}
 KEY_FAMILIES = ("conv", "dense", "pool", "resample")
+STAGGER_GAIN = 24.0  # px a label must save to drop to the second row
 WHOLE = 100
 """Networks of at most this many layers are drawn whole by default (graphs: render.WHOLE)."""
 
@@ -89,6 +90,7 @@ class Box:
     bottom: float = 0.0
     lines: list = field(default_factory=list)  # label lines under it
     narrow: float = 0.0  # pooling: half the output's face height
+    row: int = 0  # the label's row: 0 or 1 (staggered)
 
 
 def text_width(text: str, size: float = FONT_SIZE) -> float:
@@ -156,9 +158,10 @@ def _edges(network, shown, owner) -> list[tuple[int, int]]:
 
 
 def _place(network, shown, owner, outputs) -> list[Box]:
-    """Boxes left to right; a box's label never overlaps the label before it."""
+    """Boxes left to right. Labels sit in two staggered rows: a box takes the second
+    row when that lets it move clearly closer; labels in a row never overlap."""
     boxes: list[Box] = []
-    cursor, text_right = MARGIN, MARGIN
+    cursor, rights = MARGIN, [MARGIN, MARGIN]
     for i, item in enumerate(shown):
         box = _size(network, item, owner)
         box.lines += outputs.get(i, [])
@@ -166,8 +169,10 @@ def _place(network, shown, owner, outputs) -> list[Box]:
         box.x = cursor + (gap if boxes else 0.0)
         label = max((text_width(line) for line in box.lines), default=0.0)
         if label:
-            box.x = max(box.x, text_right + 10.0 + label / 2 - box.w / 2)
-            text_right = box.x + box.w / 2 + label / 2
+            wanted = [max(box.x, right + 10.0 + label / 2 - box.w / 2) for right in rights]
+            box.row = 1 if wanted[1] + STAGGER_GAIN < wanted[0] else 0
+            box.x = wanted[box.row]
+            rights[box.row] = box.x + box.w / 2 + label / 2
         cursor = box.x + box.w
         boxes.append(box)
     return boxes
