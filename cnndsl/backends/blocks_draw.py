@@ -117,16 +117,21 @@ def _frustum(box, fill: str) -> list[Shape]:
 def _merge(box, op: str, fill: str) -> list[Shape]:
     centre = (box.x + box.w / 2, 0.0)
     circle = Shape("circle", [centre], fill=fill, stroke=INK, width=0.8, radius=box.w / 2)
-    return [circle, *glyph(op, centre, box.w / 2)]
+    return [circle, *glyph(item_glyph(box.item), centre, box.w / 2)]
 
 
-def glyph(op: str, centre, r: float) -> list[Shape]:
-    """The sign inside a merge circle, drawn as lines: + (add), x (mul), || (concat)."""
+def item_glyph(item) -> str:
+    """A merge's sign: the layer's `glyph` (+ for add, x for mul); || for one without (concat)."""
+    return item.nodes[0].layer.glyph or "||"
+
+
+def glyph(sign: str, centre, r: float) -> list[Shape]:
+    """A merge's sign drawn as strokes (no font needed): + as a cross, x as a saltire, || as bars."""
     cx, cy = centre
     k = r * 0.6
-    if op == "add":
+    if sign == "+":
         strokes = [((cx - k, cy), (cx + k, cy)), ((cx, cy - k), (cx, cy + k))]
-    elif op == "mul":
+    elif sign == "x":
         strokes = [((cx - k * 0.75, cy - k * 0.75), (cx + k * 0.75, cy + k * 0.75))]
         strokes.append(((cx - k * 0.75, cy + k * 0.75), (cx + k * 0.75, cy - k * 0.75)))
     else:
@@ -225,7 +230,7 @@ def _legend(boxes, y: float, right: float) -> Group:
     drawn |= {"collapsed" for box in boxes if box.item.block is not None}
     known = {**FAMILIES, "collapsed": ("#ffffff", "collapsed block (outline)")}
     entries = [(name, colour, text) for name, (colour, text) in known.items() if name in drawn]
-    ops = list(dict.fromkeys(op for box in boxes if (op := merge_op(box.item))))
+    ops = {merge_op(box.item): item_glyph(box.item) for box in boxes if merge_op(box.item)}
     group, x = Group("legend", "legend"), MARGIN
     width = max(right, 420.0)
     for name, colour, text in entries + [(op, FAMILIES["merge"][0], op) for op in ops]:
@@ -235,7 +240,7 @@ def _legend(boxes, y: float, right: float) -> Group:
         if name in ops:
             centre = (x + SWATCH / 2, y - SWATCH / 2 + 1)
             group.shapes.append(Shape("circle", [centre], fill=colour, stroke=INK, width=0.8, radius=SWATCH / 2 + 1))
-            group.shapes += glyph(name, centre, SWATCH / 2 + 1)
+            group.shapes += glyph(ops[name], centre, SWATCH / 2 + 1)
         else:
             square = [(x, y - SWATCH + 1), (x + SWATCH, y - SWATCH + 1), (x + SWATCH, y + 1), (x, y + 1)]
             bold = name == "collapsed"

@@ -35,7 +35,6 @@ ARC_SPACING = 9.0  # between two arcs that overlap
 MARGIN = 16.0
 SLABS = ("activation", "norm", "regularization")
 LABELLED = ("io", "conv", "dense", "pool", "resample", "block", "other", "shape")
-MERGE_NAMES = {"add": "add", "concat": "concat", "mul": "mul"}
 KEY_FAMILIES = ("conv", "dense", "pool", "resample")
 STAGGER_GAIN = 24.0  # px a label must save to drop to the second row
 WHOLE = 100
@@ -127,9 +126,9 @@ def shown_items(network, depth=None) -> list:
 
 
 def merge_op(item) -> str | None:
-    """`add`, `concat` or `mul` for a merge node drawn as a symbol, else None."""
+    """The kind of a merge node (drawn as a circle holding its sign), else None."""
     node = item.nodes[0]
-    return node.op if item.block is None and node.layer.family == "merge" and node.op in MERGE_NAMES else None
+    return node.op if item.block is None and node.layer.is_merge() else None
 
 
 def layout(network, depth=None) -> Scene:
