@@ -88,6 +88,23 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     compile_.set_defaults(run=_command("compile"))
 
+    _render_parser(commands, program)
+
+    run = commands.add_parser("run", parents=[common], help="run a .cnn or .onnx model with onnxruntime")
+    run.add_argument("file", help="a .cnn program or an .onnx model")
+    run.add_argument("--network", metavar="NAME")
+    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="overrides")
+    run.add_argument("--input", metavar="PATH", help=".npy array or an image file (default: random input)")
+    run.add_argument("--batch", type=int, default=1, help="batch size of the random input")
+    run.add_argument("--bench", type=int, metavar="N", default=0, help="time N runs: median, p90, throughput")
+    run.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--seed", type=int, default=0)
+    run.set_defaults(run=_command("run"))
+    return parser
+
+
+def _render_parser(commands, program) -> None:
+    """`cnndsl render`: both styles, graph (Graphviz) and blocks (3D boxes)."""
     render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz, or 3D blocks)")
     render_.add_argument(
         "-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot; blocks: .svg, .tex (TikZ), .png, .pdf"
@@ -104,18 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
     render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
     render_.set_defaults(run=_command("render"))
-
-    run = commands.add_parser("run", parents=[common], help="run a .cnn or .onnx model with onnxruntime")
-    run.add_argument("file", help="a .cnn program or an .onnx model")
-    run.add_argument("--network", metavar="NAME")
-    run.add_argument("--set", metavar="NAME=VALUE", action="append", default=[], dest="overrides")
-    run.add_argument("--input", metavar="PATH", help=".npy array or an image file (default: random input)")
-    run.add_argument("--batch", type=int, default=1, help="batch size of the random input")
-    run.add_argument("--bench", type=int, metavar="N", default=0, help="time N runs: median, p90, throughput")
-    run.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--seed", type=int, default=0)
-    run.set_defaults(run=_command("run"))
-    return parser
 
 
 def _common(top: bool) -> argparse.ArgumentParser:

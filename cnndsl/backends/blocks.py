@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import usage_error
 from ..files import write_bytes, write_text
+from .blocks_draw import scene
 from .blocks_layout import Scene, layout
 
 FORMATS = ("svg", "png", "pdf", "tex")
@@ -40,9 +41,9 @@ def render(network, path=None, depth=None):
     Without `path`, return the SVG text (a :class:`Picture`).
     """
     if path is None:
-        return Picture(svg(layout(network, depth)))
+        return Picture(svg(draw(network, depth)))
     fmt = check_format(path)
-    picture = layout(network, depth)
+    picture = draw(network, depth)
     if fmt == "svg":
         write_text(path, svg(picture))
     elif fmt == "tex":
@@ -54,6 +55,11 @@ def render(network, path=None, depth=None):
 
         write_bytes(path, raster(picture, fmt))
     return str(path)
+
+
+def draw(network, depth=None) -> Scene:
+    """The block diagram of `network` as shapes: boxes placed, then drawn."""
+    return scene(network, *layout(network, depth))
 
 
 def check_format(path) -> str:

@@ -6,6 +6,7 @@ down below the title; the canvas is the bounding box of it all plus a margin.
 
 from __future__ import annotations
 
+from ..layers.base import FAMILIES
 from .blocks_layout import (
     ARC_CLEARANCE,
     ARC_SPACING,
@@ -18,7 +19,6 @@ from .blocks_layout import (
     text_width,
     totals_line,
 )
-from .render import FAMILIES
 
 INK = "#333333"
 ARC_INK = "#5c6bc0"

@@ -1,6 +1,7 @@
 """Where everything goes in a block diagram: boxes in a row, arcs above, labels below.
 
-The diagram nodes (:func:`render.items`) are placed left to right in
+The diagram nodes (:meth:`Graph.collapse`, as in reports and the graph
+style) are placed left to right in
 topological order, each centred on one horizontal axis. A layer is a box seen
 at an angle: its thickness grows with the channels, its front face with the
 height and its slant with the width of the feature map, all log-scaled and
@@ -13,8 +14,8 @@ skip connection, a branch) is an arc: up from the top of its source, across
 above every box it passes, down onto its target. Shorter arcs are placed
 first and longer ones above them, so nested skips nest.
 
-The result is a :class:`Scene` of plain shapes that the writers turn into SVG,
-TikZ or a matplotlib picture (blocks.py, blocks_output.py).
+blocks_draw.py turns the boxes into a :class:`Scene` of plain shapes that the
+writers turn into SVG, TikZ or a matplotlib picture (blocks.py, blocks_output.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import log2
 
+from ..errors import usage_error
+from ..layers.base import FAMILIES
 from ..report import human
-from .render import FAMILIES, items
 
 FONT_SIZE = 10.0
 TITLE_SIZE = 16.0
@@ -113,16 +115,31 @@ def family(item) -> str:
     """The colour group: a layer's family; for a collapsed block, that of its first key layer."""
     if item.block is not None:
         key = (node.layer.family for node in item.nodes if node.layer.family in KEY_FAMILIES)
-        return next(key, "block")
+        return next(key, "other")
     name = item.nodes[0].layer.family
     return name if name in FAMILIES else "other"
 
 
-def shown_items(network, depth=None) -> list:
-    """The diagram nodes: as :func:`render.items`, but networks of up to WHOLE layers whole."""
-    if depth is None and len(network.graph) <= WHOLE:
-        depth = max((len(path) for path in network.graph.blocks), default=0)
-    return items(network, depth)
+@dataclass
+class Drawn:
+    """One diagram node: a layer, or a block instance collapsed into one box (`block` set)."""
+
+    name: str
+    nodes: list
+    block: object = None
+
+
+def shown_items(network, depth=None) -> list[Drawn]:
+    """The diagram nodes at `depth`. Without it, networks of up to WHOLE layers are
+    drawn whole and larger ones with each innermost block collapsed."""
+    graph = network.graph
+    if depth is not None and depth < 0:
+        raise usage_error("the depth must be 0 or more", "E0815")
+    groups = graph.collapse(depth, leaves=depth is None and len(graph) > WHOLE)
+    return [
+        Drawn(nodes[0].name, nodes) if path is None else Drawn("/".join(path), nodes, graph.blocks[path])
+        for path, nodes in groups
+    ]
 
 
 def merge_op(item) -> str | None:
@@ -131,18 +148,16 @@ def merge_op(item) -> str | None:
     return node.op if item.block is None and node.layer.is_merge() else None
 
 
-def layout(network, depth=None) -> Scene:
-    """The whole picture of `network` at `depth` (None: as :func:`render.items`)."""
+def layout(network, depth=None) -> tuple[list[Box], list[tuple[int, int]]]:
+    """The placed boxes of `network` at `depth` (None: see :func:`shown_items`) and the
+    edges between them as (source, target) box indices."""
     shown = shown_items(network, depth)
     owner = {node.name: i for i, item in enumerate(shown) for node in item.nodes}
     edges = _edges(network, shown, owner)
     outputs: dict[int, list[str]] = {}
     for name, node in network.graph.outputs.items():
         outputs.setdefault(owner[node], []).append(f"\u2192 {name}")
-    boxes = _place(network, shown, owner, outputs)
-    from .blocks_draw import scene
-
-    return scene(network, boxes, edges)
+    return _place(network, shown, owner, outputs), edges
 
 
 def _edges(network, shown, owner) -> list[tuple[int, int]]:
