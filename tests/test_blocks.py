@@ -18,7 +18,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import ARCHITECTURES
+from conftest import ARCHITECTURES, architecture_files
 
 import cnndsl
 from cnndsl.backends import render as render_module
@@ -155,11 +155,24 @@ def test_lenet_shapes_are_labelled(nets):
 
 @pytest.mark.parametrize("name", ["lenet5", "resnet18", "googlenet", "unet_small"])
 def test_no_arc_crosses_a_box(nets, name):
-    """A box is the bounding box of its polygons; a merge, its circle."""
     _, groups = parse(blocks_svg(nets[name]))
+    assert groups["arc"] or name == "lenet5"
+    assert_no_crossing(groups)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", architecture_files(), ids=lambda p: p.stem)
+def test_every_architecture_draws_as_blocks(path):
+    net = cnndsl.load(str(path))
+    root, groups = parse(blocks_svg(net))
+    assert len(groups["node"]) >= 2 and float(root.get("height")) <= 500
+    assert_no_crossing(groups)
+
+
+def assert_no_crossing(groups) -> None:
+    """A box is the bounding box of its polygons; a merge, its circle."""
     boxes = [bbox(g) for g in groups["node"] if g.find(f"{SVG}circle") is None]
     discs = [[float(c.get(k)) for k in ("cx", "cy", "r")] for g in groups["node"] for c in g.iter(f"{SVG}circle")]
-    assert groups["arc"] or name == "lenet5"
     for arc in groups["arc"]:
         for x, y in path_points(arc.find(f"{SVG}path").get("d")):
             inside = [b for b in boxes if b[0] + 0.5 < x < b[2] - 0.5 and b[1] + 0.5 < y < b[3] - 0.5]
