@@ -71,7 +71,7 @@ def _tikz_shape(shape, colours) -> str:
     anchor = {"start": "base west", "middle": "base", "end": "base east"}[shape.anchor]
     text = _latex(shape.text)
     text = f"\\textbf{{{text}}}" if shape.bold else text
-    size = f"\\fontsize{{{shape.size * PX:.1f}}}{{{shape.size * PX * 1.2:.1f}}}\\selectfont"
+    size = f"\\sffamily\\fontsize{{{shape.size * PX:.1f}}}{{{shape.size * PX * 1.2:.1f}}}\\selectfont"
     style = f"anchor={anchor}, inner sep=0pt, text={colours[shape.fill]}, font={size}"
     return f"\\node[{style}] at ({x:.1f},{y:.1f}) {{{text}}};"
 
