@@ -373,3 +373,12 @@ def test_svg_is_written_atomically(nets, tmp_path):
     with pytest.raises(cnndsl.CnnError):
         nets["lenet5"].render(str(tmp_path / "missing" / "f.svg"), style="blocks")
     assert out.read_text() == "old"
+
+
+def test_png_without_matplotlib_says_what_to_install(nets, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)  # import matplotlib now fails
+    with pytest.raises(cnndsl.CnnError, match="matplotlib") as caught:
+        nets["lenet5"].render(str(tmp_path / "f.png"), style="blocks")
+    assert caught.value.code == "E0812" and "cnndsl[figures]" in caught.value.diagnostics[0].hint
+    assert not (tmp_path / "f.png").exists()
+    nets["lenet5"].render(str(tmp_path / "f.svg"), style="blocks")  # SVG needs nothing
