@@ -1,0 +1,42 @@
+"""The PyTorch backend: `cnndsl export --to pytorch` and :meth:`Network.to_torch`.
+
+Writing the module source needs nothing but cnndsl; running it
+(:func:`to_torch`) needs torch, imported here only when called.
+"""
+
+from __future__ import annotations
+
+from .codegen import generate
+
+__all__ = ["generate", "to_torch"]
+
+
+def to_torch(network, seed: int = 0):
+    """An instance of the generated module, holding the initial weights `compile` would draw with `seed`."""
+    torch = import_torch()
+    from ..weightfiles import initial_state
+
+    namespace: dict = {"__name__": f"cnndsl_generated_{network.name}"}
+    source = generate(network)
+    exec(compile(source, f"<cnndsl export {network.name}>", "exec"), namespace)  # noqa: S102 - our own output
+    module = namespace[class_name(source)]()
+    state = {key: torch.from_numpy(array) for key, array in initial_state(network, seed).items()}
+    module.load_state_dict(state, strict=False)
+    return module
+
+
+def class_name(source: str) -> str:
+    """The network's class: the last class of the generated file."""
+    return [line for line in source.splitlines() if line.startswith("class ")][-1][6:].split("(")[0]
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        from ...errors import usage_error
+
+        raise usage_error(
+            "this needs PyTorch, which is not installed", "E1103", "pip install 'cnndsl[torch]'"
+        ) from None
+    return torch
