@@ -88,7 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", parents=[program], help="emit an ONNX model")
     compile_.add_argument("-o", "--output", metavar="MODEL.onnx", help="default: the network's name + .onnx")
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
+    compile_.add_argument("--weights", metavar="FILE", help="trained weights: .safetensors, .npz, .pt or .pth")
+    compile_.add_argument("--partial", action="store_true", help="keep fresh weights for layers FILE lacks")
+    compile_.add_argument("--match", choices=("name", "order"), default="name", help="pair tensors by name or order")
     compile_.set_defaults(run=_backend("onnx"))
+
+    export = commands.add_parser("export", parents=[program], help="PyTorch source or initial weights")
+    export.add_argument("--to", choices=("pytorch", "safetensors"), required=True, help="what to write")
+    export.add_argument("-o", "--output", metavar="PATH", required=True, help="model.py or init.safetensors")
+    export.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
+    export.set_defaults(run=_backend("export"))
 
     render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz)")
     render_.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot")

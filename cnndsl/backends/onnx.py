@@ -246,13 +246,15 @@ def weight_bytes(model: onnx.ModelProto) -> int:
 # -- files ---------------------------------------------------------------------------------
 
 
-def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> onnx.ModelProto:
+def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0, weights: dict | None = None):
     """The model of `network`; written atomically to `path` when given.
 
     Over 2 GiB of weights the file is saved with ONNX external data (a
     `<name>.data` file beside it), and the returned model then refers to it.
+    `weights` ({tensor name: array}) replaces the initial values of those tensors.
     """
     model, pending = assemble(network, seed)
+    pending = with_weights(pending, weights)
     arrays = list(realise(pending))  # made once: written and attached
     if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, arrays, path)
@@ -263,15 +265,23 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> on
     return model
 
 
-def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
+def compile_file(network, path: str | os.PathLike, seed: int = 0, weights: dict | None = None) -> bool:
     """Write the model of `network` to `path` (atomically); True when it needed external data."""
     model, pending = assemble(network, seed)
+    pending = with_weights(pending, weights)
     if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, realise(pending), path)
         return False
     attach(model, pending)
     save_external(model, Path(path))
     return True
+
+
+def with_weights(pending: list, weights: dict | None) -> list:
+    """`pending` with the tensors named in `weights` (loaded by backends/weightfiles.py) taken from it."""
+    if not weights:
+        return pending
+    return [(name, shape, (lambda a=weights[name]: a) if name in weights else make) for name, shape, make in pending]
 
 
 def _nbytes(pending: list) -> int:
@@ -355,7 +365,15 @@ def command(args) -> int:
 
     network = load_network(args)
     path = args.output or f"{network.name}.onnx"
-    external = " (weights in external data)" if compile_file(network, path, args.seed) else ""
+    weights = None
+    if getattr(args, "weights", None):
+        from .weightfiles import load
+
+        pending = assemble(network, args.seed)[1]
+        weights, notes = load(network, pending, args.weights, args.partial, args.match == "order")
+        for note in notes:
+            print(note, file=sys.stderr)
+    external = " (weights in external data)" if compile_file(network, path, args.seed, weights) else ""
     totals = network.totals
     print(
         f"{path}: network {network.name}, "

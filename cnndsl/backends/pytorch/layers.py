@@ -77,7 +77,7 @@ def conv(layer, node, shapes) -> Torch:
 
         kernel = kernel_for(a["weights"], *a["kernel_shape"])
         how, what = a["weights"]
-        name = str(what) if how == "named" else f"gaussian_{what:g}".replace(".", "_") if how == "gaussian" else "kernel"
+        name = "kernel" if how == "literal" else str(what) if how == "named" else f"gaussian_{what:g}".replace(".", "_")
         name = f"{name}_{len(kernel)}x{len(kernel[0])}".upper()
         setup = (f"{{m}}.weight.data.copy_(torch.tensor({name}).expand_as({{m}}.weight))",)
         setup += ("{m}.bias.data.zero_()",) if a["bias"] else ()
