@@ -54,7 +54,7 @@ def randomise(module) -> None:
 def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
     torch.set_num_threads(2)
     net, overrides = small(stem)
-    module = net.to_torch()
+    module = net.to_torch(initial=False)  # randomised below: PyTorch's own start suffices
     params = sum(p.numel() for p in module.parameters())
     state = sum(b.numel() for b in module.buffers() if b.is_floating_point())
     assert (params, state) == (net.totals["params"], net.totals["state"])
@@ -66,7 +66,8 @@ def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
     save_safetensors({k: v.numpy() for k, v in module.state_dict().items()}, str(weights))
     sets = [f"--set={k}={v}" for k, v in overrides.items()]
     model = tmp_path / "m.onnx"
-    assert main(["compile", str(ARCHITECTURES / f"{stem}.cnn"), *sets, "--weights", str(weights), "-o", str(model)]) == 0
+    source = str(ARCHITECTURES / f"{stem}.cnn")
+    assert main(["compile", source, *sets, "--weights", str(weights), "-o", str(model)]) == 0
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     module.eval()
     rng = np.random.default_rng(1)

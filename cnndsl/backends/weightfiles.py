@@ -165,7 +165,11 @@ def _check_npy(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> N
     try:
         with archive.open(info) as f:
             version = np.lib.format.read_magic(f)
-            shape, _, dtype = np.lib.format._read_array_header(f, version, max_header_size=10_000)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else None
+            read_header = np.lib.format.read_array_header_2_0 if version == (2, 0) else read_header
+            if read_header is None:
+                raise ValueError(f"npy format version {version} is not supported")
+            shape, _, dtype = read_header(f, max_header_size=10_000)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise _bad(path, f"member `{name}` is not a numpy array ({_first(exc)})") from None
     if dtype.hasobject:

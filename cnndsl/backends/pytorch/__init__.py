@@ -11,8 +11,9 @@ from .codegen import generate
 __all__ = ["generate", "to_torch"]
 
 
-def to_torch(network, seed: int = 0):
-    """An instance of the generated module, holding the initial weights `compile` would draw with `seed`."""
+def to_torch(network, seed: int = 0, initial: bool = True):
+    """An instance of the generated module, holding the initial weights `compile` would draw with `seed`
+    (or PyTorch's own initialisation when `initial` is false)."""
     torch = import_torch()
     from ..weightfiles import initial_state
 
@@ -20,6 +21,8 @@ def to_torch(network, seed: int = 0):
     source = generate(network)
     exec(compile(source, f"<cnndsl export {network.name}>", "exec"), namespace)  # noqa: S102 - our own output
     module = namespace[class_name(source)]()
+    if not initial:
+        return module
     state = {key: torch.from_numpy(array) for key, array in initial_state(network, seed).items()}
     module.load_state_dict(state, strict=False)
     return module
