@@ -46,7 +46,8 @@ def test_generated_source_is_accepted_by_ruff(tmp_path):
     for source in sorted(ARCHITECTURES.glob("*.cnn")):
         (tmp_path / f"{source.stem}.py").write_text(cnndsl.load(str(source)).to_pytorch_source())
     rules = ["--select", "E,F,W,I,B,UP,N,SIM", "--line-length", "120", "--no-cache", "--isolated"]
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", *rules, str(tmp_path)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "ruff", "check", *rules, str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -93,6 +94,14 @@ def test_frozen_layers_and_fixed_kernels(tiny):
     sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
     assert (module.conv2.weight.detach().numpy() == sobel_x).all()
     assert module.prelu1.weight.detach().numpy().tolist() == [0.25, 0.25]
+
+
+def test_frozen_batch_norm_keeps_its_statistics_in_training(tiny):
+    module = cnndsl.load(str(tiny)).to_torch().train()
+    before = module.bn1.running_mean.clone()
+    module(torch.rand(4, 3, 12, 12) + 1.0)
+    assert module.training and not module.bn1.training
+    assert torch.equal(module.bn1.running_mean, before)
 
 
 def onnx_weights(model) -> dict:

@@ -41,7 +41,7 @@ def randomise_statistics(model) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_match_order_reproduces_torchvision(name, tmp_path, capsys):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     make, stem, sets, size = CASES[name]
     model = make().eval()

@@ -52,7 +52,7 @@ def randomise(module) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(p.stem for p in ARCHITECTURES.glob("*.cnn")))
 def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     net, overrides = small(stem)
     module = net.to_torch(initial=False)  # randomised below: PyTorch's own start suffices
     params = sum(p.numel() for p in module.parameters())

@@ -163,7 +163,7 @@ class Writer:
             if item.params and not item.trainable:
                 setup.append(f"{INDENT * 2}{module}.requires_grad_(False)  # frozen")
         forward = Forward(self, scope).lines()
-        return "\n".join([*init, *setup]) + "\n\n" + "\n".join(forward)
+        return "\n".join([*init, *setup]) + "\n\n" + "\n".join(forward) + _train(scope)
 
     def torch(self, node):
         shapes = [self.graph[i].shape for i in node.inputs]
@@ -259,6 +259,17 @@ class Forward:
         target = self.name(item.name, i)
         self.var[item.name] = target
         return f"{target} = {call}  # {_where(item.span)}"
+
+
+def _train(scope: Scope) -> str:
+    """A `train` that keeps frozen batch norms in eval mode: their statistics are frozen too."""
+    frozen = [n for n in scope.items if not isinstance(n, Scope) and n.state and n.params and not n.trainable]
+    if not frozen:
+        return ""
+    lines = ["", "", f"{INDENT}def train(self, mode=True):", f"{INDENT * 2}super().train(mode)"]
+    lines += [f"{INDENT * 2}self.{_leaf(n)}.eval()  # frozen: its running statistics stay" for n in frozen]
+    lines.append(f"{INDENT * 2}return self")
+    return "\n".join(lines)
 
 
 def _bound_names(graph) -> dict:
