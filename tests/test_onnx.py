@@ -466,7 +466,9 @@ def test_the_streamed_file_parses_to_the_model_build_makes(tmp_path):
 def test_varints_match_protobuf(value):
     from google.protobuf.internal.encoder import _VarintBytes
 
-    assert backend._varint(value) == _VarintBytes(value)
+    from cnndsl.backends.onnx_file import _varint
+
+    assert _varint(value) == _VarintBytes(value)
 
 
 def test_weights_that_disagree_with_the_analysis_are_an_internal_error(monkeypatch):

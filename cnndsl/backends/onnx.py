@@ -1,8 +1,8 @@
-"""Graph -> ONNX ModelProto, and the `cnndsl compile` command.
+"""Graph -> ONNX ModelProto.
 
 Every layer class emits its own operators through an :class:`Emitter`
 (``Layer.onnx(emit, inputs, node) -> output tensor name``); this module only
-walks the graph in order, names things, makes weights and writes the file. It
+walks the graph in order, names things and makes weights; :mod:`.onnx_file` writes the file. It
 never asks which kind a layer is.
 
 The model pins ``OPSET`` and ``IR_VERSION`` so that both onnxruntime (CPU) and
@@ -26,9 +26,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
-import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,8 +35,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import usage_error
-from ..files import atomic_path
 from . import weights
+from .onnx_file import little_endian, save_external, write
 
 OPSET = 21
 IR_VERSION = 10
@@ -184,11 +181,7 @@ def attach(model: onnx.ModelProto, pending: list) -> None:
         tensor = model.graph.initializer.add()
         tensor.name, tensor.data_type = name, TensorProto.FLOAT
         tensor.dims.extend(array.shape)
-        tensor.raw_data = _little_endian(array).tobytes()
-
-
-def _little_endian(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype="<f4")
+        tensor.raw_data = little_endian(array).tobytes()
 
 
 def _check_floats(emit: Emitter, node) -> None:
@@ -286,98 +279,3 @@ def with_weights(pending: list, weights: dict | None) -> list:
 
 def _nbytes(pending: list) -> int:
     return sum(4 * math.prod(shape) for _, shape, _ in pending)
-
-
-def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
-    """`model` plus the weights `arrays` ((name, array) pairs) as initializers, streamed to `path` atomically.
-
-    Serialising hundreds of megabytes through protobuf copies them twice; the
-    weights are instead written straight from numpy after the model, each as
-    one more occurrence of `ModelProto.graph` holding one initializer. Protobuf
-    merges repeated occurrences of a message field, so readers see one graph
-    with the initializers appended in order.
-    """
-    with atomic_path(path) as temporary, open(temporary, "wb") as f:
-        f.write(model.SerializeToString())
-        for name, array in arrays:
-            f.write(_initializer_frame(name, array))
-            f.write(memoryview(_little_endian(array)).cast("B"))
-        f.flush()
-        os.fsync(f.fileno())
-
-
-_GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
-_INITIALIZER = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
-_RAW_DATA = onnx.TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
-
-
-def _initializer_frame(name: str, array: np.ndarray) -> bytes:
-    """The bytes before the raw data: graph { initializer { name, dims, type, raw_data length } }."""
-    tensor = onnx.TensorProto(name=name, dims=array.shape, data_type=TensorProto.FLOAT).SerializeToString()
-    tensor += _key(_RAW_DATA, array.nbytes)
-    initializer = _key(_INITIALIZER, len(tensor) + array.nbytes) + tensor
-    return _key(_GRAPH, len(initializer) + array.nbytes) + initializer
-
-
-def _key(field: int, length: int) -> bytes:
-    """A length-delimited field's tag and length (protobuf wire type 2)."""
-    return _varint(field << 3 | 2) + _varint(length)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
-
-
-def save_external(model: onnx.ModelProto, path: Path) -> None:
-    """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place."""
-    location = path.name + ".data"
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise usage_error(f"cannot write {path}: it is a directory", "E0801")
-    try:
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp"))
-    except OSError as exc:
-        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
-    try:
-        onnx.save_model(model, staging / path.name, save_as_external_data=True, location=location, size_threshold=0)
-        for name in (location, path.name):
-            os.chmod(staging / name, 0o644)
-        os.replace(staging / location, folder / location)
-        os.replace(staging / path.name, path)
-    except OSError as exc:
-        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-# -- command ---------------------------------------------------------------------------------
-
-
-def command(args) -> int:
-    """`cnndsl compile FILE -o MODEL.onnx`."""
-    from ..cli import load_network
-
-    network = load_network(args)
-    path = args.output or f"{network.name}.onnx"
-    weights = None
-    if getattr(args, "weights", None):
-        from .weightfiles import load
-
-        pending = assemble(network, args.seed)[1]
-        weights, notes = load(network, pending, args.weights, args.partial, args.match == "order")
-        for note in notes:
-            print(note, file=sys.stderr)
-    external = " (weights in external data)" if compile_file(network, path, args.seed, weights) else ""
-    totals = network.totals
-    print(
-        f"{path}: network {network.name}, "
-        f"{totals['params']:,} params + {totals['state']:,} state, opset {OPSET}, IR {IR_VERSION}{external}",
-        file=sys.stderr,
-    )
-    return 0

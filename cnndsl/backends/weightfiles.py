@@ -23,13 +23,34 @@ import numpy as np
 
 from ..errors import CnnError, Collector, Diagnostic, UsageError, error, usage_error
 from ..layers.base import format_shape
-from .pytorch.layers import torch_key
 
 MAX_HEADER = 100 * 2**20  # safetensors' own limit on its JSON header
 MAX_TENSORS = 100_000
 FLOAT_KINDS = {"F16": np.float16, "F32": np.float32, "F64": np.float64}
 SIZES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 IGNORED = ("num_batches_tracked",)  # PyTorch's batch-norm step counter: no ONNX counterpart
+
+
+# ONNX tensor role (`conv1/weight`) -> PyTorch state_dict suffix (`conv1.weight`), where they differ
+ROLES = {
+    "bn": {"scale": "weight", "shift": "bias", "mean": "running_mean", "var": "running_var"},
+    "prelu": {"slope": "weight"},
+}
+
+
+def torch_key(node, role: str) -> str:
+    """The state_dict key of the ONNX tensor `<node>/<role>`: `Stage2.Bottleneck1.bn1.running_mean`."""
+    return node.name.replace("/", ".") + "." + ROLES.get(node.op, {}).get(role, role)
+
+
+def import_torch():
+    """torch, or a usage error saying how to install it."""
+    try:
+        import torch
+    except ImportError:
+        hint = "pip install 'cnndsl[torch]'"
+        raise usage_error("this needs PyTorch, which is not installed", "E1103", hint) from None
+    return torch
 
 
 @dataclass(frozen=True)
@@ -184,8 +205,6 @@ def _check_npy(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> N
 
 
 def _torch(path: Path) -> dict[str, np.ndarray]:
-    from .pytorch import import_torch
-
     torch = import_torch()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

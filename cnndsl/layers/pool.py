@@ -75,6 +75,8 @@ POOL_ARGS = (
 class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling; padding never wins the max"
+    onnx_doc = "`ceil_mode`, explicit `pads`"
+    flops_doc = "`kh * kw - 1` comparisons per output"
     arguments = POOL_ARGS
     onnx_op = "MaxPool"
 
@@ -86,6 +88,8 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     kind = "avgpool"
     doc = "average pooling"
+    onnx_doc = "`ceil_mode`, `count_include_pad` from `include_pad`"
+    flops_doc = "`kh * kw` per output (adds and the divide)"
     arguments = (*POOL_ARGS, Arg("include_pad", boolean, False))
     onnx_op = "AveragePool"
 
@@ -97,6 +101,8 @@ class AvgPool(_Pool):
 class LpPool(_Pool):
     kind = "lppool"
     doc = "Lp-norm pooling (p=2: L2)"
+    onnx_doc = "`p`"
+    flops_doc = "`2 * kh * kw` per output"
     per_tap = 2
     arguments = (
         Arg("kernel", pair(), attr="kernel_shape"),
@@ -129,6 +135,7 @@ class _GlobalPool(Layer):
 class GlobalAvgPool(_GlobalPool):
     kind = "gap"
     doc = "global average pooling to [N, C, 1, 1]"
+    flops_doc = "input elements (adds and one divide per channel)"
     onnx_op = "GlobalAveragePool"
 
 
@@ -136,6 +143,7 @@ class GlobalAvgPool(_GlobalPool):
 class GlobalMaxPool(_GlobalPool):
     kind = "gmp"
     doc = "global max pooling to [N, C, 1, 1]"
+    flops_doc = "input elements − output elements"
     onnx_op = "GlobalMaxPool"
 
     def flops(self, shapes, out):

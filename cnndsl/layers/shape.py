@@ -17,6 +17,8 @@ class Input(Layer):
     kind = "input"
     family = "io"
     arity = 0
+    onnx_ops = "graph input"
+    onnx_doc = "`[N, C, H, W]` or `[N, F]`"
 
     def output_shape(self, shapes):
         return ("N", *self.attrs["shape"])
@@ -46,6 +48,10 @@ class Pad(Layer):
     kind = "pad"
     family = "shape"
     doc = "pads height and width: constant, reflect, edge or wrap"
+    onnx_ops = "`Pad`"
+    onnx_doc = (
+        "pads `[0, 0, top, left, 0, 0, bottom, right]`; modes `constant` (with `value`), `reflect`, `edge`, `wrap`"
+    )
     arguments = (
         Arg("amount", amounts, attr="pads", doc="int, [h, w] or [top, left, bottom, right]"),
         Arg("mode", choice("constant", "reflect", "edge", "wrap"), "constant"),
@@ -88,6 +94,13 @@ class Upsample(Layer):
     kind = "upsample"
     family = "resample"
     doc = "resize by `scale` (nearest or linear, half-pixel centres)"
+    onnx_ops = "`Resize`"
+    onnx_doc = (
+        "`sizes` (int64) on `axes=[2, 3]`, `coordinate_transformation_mode=half_pixel`, `mode` `nearest` "
+        "(`round_prefer_floor`, PyTorch's `nearest` for whole scales) or `linear` (PyTorch's `bilinear`, "
+        "`align_corners=False`)"
+    )
+    flops_doc = "`linear`: 9 per output (three lerps); `nearest`: 0"
     arguments = (Arg("scale", _scale, 2, attr="scales"), Arg("mode", choice("nearest", "linear"), "nearest"))
 
     def output_shape(self, shapes):
@@ -130,6 +143,8 @@ class ChannelShuffle(Layer):
     kind = "channel_shuffle"
     family = "shape"
     doc = "ShuffleNet channel shuffle"
+    onnx_ops = "`Reshape` → `Transpose` → `Reshape`"
+    onnx_doc = "`[N, g, C/g, H, W]`, `perm=[0, 2, 1, 3, 4]`, back to `[N, C, H, W]`"
     arguments = (Arg("groups", integer()),)
 
     def output_shape(self, shapes):

@@ -14,8 +14,9 @@ __all__ = ["generate", "to_torch"]
 def to_torch(network, seed: int = 0, initial: bool = True):
     """An instance of the generated module, holding the initial weights `compile` would draw with `seed`
     (or PyTorch's own initialisation when `initial` is false)."""
+    from ..weightfiles import import_torch, initial_state
+
     torch = import_torch()
-    from ..weightfiles import initial_state
 
     namespace: dict = {"__name__": f"cnndsl_generated_{network.name}"}
     source = generate(network)
@@ -31,15 +32,3 @@ def to_torch(network, seed: int = 0, initial: bool = True):
 def class_name(source: str) -> str:
     """The network's class: the last class of the generated file."""
     return [line for line in source.splitlines() if line.startswith("class ")][-1][6:].split("(")[0]
-
-
-def import_torch():
-    try:
-        import torch
-    except ImportError:
-        from ...errors import usage_error
-
-        raise usage_error(
-            "this needs PyTorch, which is not installed", "E1103", "pip install 'cnndsl[torch]'"
-        ) from None
-    return torch

@@ -24,18 +24,6 @@ class Torch:
     constants: tuple = ()  # (name, value) pairs defined at the top of the file
 
 
-# ONNX tensor role (`conv1/weight`) -> PyTorch state_dict suffix (`conv1.weight`), where they differ
-ROLES = {
-    "bn": {"scale": "weight", "shift": "bias", "mean": "running_mean", "var": "running_var"},
-    "prelu": {"slope": "weight"},
-}
-
-
-def torch_key(node, role: str) -> str:
-    """The state_dict key of the ONNX tensor `<node>/<role>`: `Stage2.Bottleneck1.bn1.running_mean`."""
-    return node.name.replace("/", ".") + "." + ROLES.get(node.op, {}).get(role, role)
-
-
 def size(pair) -> str:
     """`3` for (3, 3), `(1, 7)` otherwise."""
     pair = tuple(pair)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import sys
 
+from . import load_network
+
 
 def command(args) -> int:
-    from ..cli import load_network
-
     network = load_network(args)
     if args.to == "pytorch":
+        from ..backends.pytorch import generate
         from ..files import write_text
-        from .pytorch import generate
 
         write_text(args.output, generate(network))
         print(f"{args.output}: PyTorch module of network {network.name}", file=sys.stderr)
         return 0
-    from .weightfiles import initial_state, save_safetensors
+    from ..backends.weightfiles import initial_state, save_safetensors
 
     state = initial_state(network, args.seed)
     save_safetensors(state, args.output)
