@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import syntax as syn
 from .errors import SOURCES, CnnError, Collector, Label, Span, error, usage_error
+from .functions import BUILTINS, VALUE_FUNCTIONS
 from .parser import parse
 
 MAX_FILE_BYTES = 1_000_000
@@ -28,6 +29,8 @@ class Program:
     blocks: dict[str, syn.Definition] = field(default_factory=dict)
     networks: dict[str, syn.Definition] = field(default_factory=dict)
     main_networks: list[str] = field(default_factory=list)
+    constants: dict[str, syn.Let] = field(default_factory=dict)  # file-level `let`, in load order
+    functions: dict[str, syn.Function] = field(default_factory=dict)
 
 
 def decode(data: bytes, file: str) -> str:
@@ -87,6 +90,7 @@ def load_program(path: str | None = None, text: str | None = None, name: str = "
         raise _empty(text, main)
     _load(program, module, errors, stack=(str(Path(main).resolve()) if path else main,))
     program.main_networks = [d.name for d in module.definitions if d.kind == "network"]
+    check_recursion(program.functions, errors)
     errors.raise_if_any()
     return program
 
@@ -109,6 +113,8 @@ def _load(program: Program, module: syn.Module, errors: Collector, stack: tuple)
             errors.add(exc)
     for definition in module.definitions:
         _define(program, definition, errors)
+    for named in sorted((*module.constants, *module.functions), key=lambda d: (d.span.line, d.span.column)):
+        _define_name(program, named, errors)
 
 
 def _import(program: Program, imp: syn.Import, errors: Collector, stack: tuple) -> None:
@@ -181,3 +187,78 @@ def _define(program: Program, definition: syn.Definition, errors: Collector) -> 
         )
         return
     table[definition.name] = definition
+
+
+def _define_name(program: Program, named, errors: Collector) -> None:
+    """A file-level `let` or `fn`: one namespace for both, shared by all loaded files."""
+    kind = "fn" if type(named) is syn.Function else "let"
+    previous = program.constants.get(named.name) or program.functions.get(named.name)
+    if previous is not None:
+        errors.add(
+            error(
+                "E0201",
+                f"`{named.name}` is defined twice",
+                named.name_span,
+                label="defined again here",
+                notes=[Label(previous.name_span, "first defined here")],
+                hint="rename one of them",
+            )
+        )
+        return
+    if kind == "fn" and (named.name in BUILTINS or named.name in VALUE_FUNCTIONS):
+        errors.add(
+            error(
+                "E0202",
+                f"`{named.name}` is a built-in function and cannot be redefined",
+                named.name_span,
+                hint="call the function something else",
+            )
+        )
+        return
+    (program.functions if kind == "fn" else program.constants)[named.name] = named
+
+
+def check_recursion(functions: dict[str, syn.Function], errors: Collector) -> None:
+    """A `fn` may call other `fn`s but never itself, directly or through others (E0203)."""
+    done: set[str] = set()
+
+    def visit(name: str, stack: tuple) -> None:
+        definition = functions[name]
+        params = {p.name for p in definition.params}
+        for call in _calls((definition.body, *(p.default for p in definition.params))):
+            if call.name in params or call.name not in functions:
+                continue
+            if call.name in stack:
+                errors.add(_recursion(functions[call.name], call, stack[stack.index(call.name) + 1 :]))
+            elif call.name not in done:
+                visit(call.name, (*stack, call.name))
+        done.add(name)
+
+    for name in functions:
+        if name not in done:
+            visit(name, (name,))
+
+
+def _recursion(definition: syn.Function, call: syn.FunCall, through: tuple):
+    via = f" through {', '.join(f'`{f}`' for f in through)}" if through else ""
+    return error(
+        "E0203",
+        f"fn `{definition.name}` calls itself{via}",
+        call.name_span or call.span,
+        notes=[Label(definition.name_span, "defined here")],
+        hint="an `fn` may call other functions but not itself: write the values out, or use `repeat`",
+    )
+
+
+def _calls(node):
+    """Every function call inside the expression(s) `node`."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _calls(item)
+        return
+    if type(node) is syn.FunCall:
+        yield node
+    for name in getattr(node, "__slots__", ()):
+        value = getattr(node, name)
+        if isinstance(value, tuple) or hasattr(value, "span"):
+            yield from _calls(value)

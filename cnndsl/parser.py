@@ -8,7 +8,10 @@ located diagnostics by :mod:`cnndsl.syntax_errors`.
 from __future__ import annotations
 
 import gc
+import hashlib
+import os
 import re
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,7 +60,9 @@ class _Builder(Transformer):
     def start(self, items):
         imports = tuple(i for i in items if isinstance(i, syn.Import))
         defs = tuple(i for i in items if isinstance(i, syn.Definition))
-        return syn.Module(self.file, imports, defs)
+        constants = tuple(i for i in items if isinstance(i, syn.Let))
+        functions = tuple(i for i in items if isinstance(i, syn.Function))
+        return syn.Module(self.file, imports, defs, constants, functions)
 
     def import_stmt(self, items):
         return syn.Import(_unquote(items[1]), self.cover(items))
@@ -72,6 +77,10 @@ class _Builder(Transformer):
 
     def network_def(self, items):
         return self._definition("network", items)
+
+    def fn_def(self, items):
+        name = items[1]
+        return syn.Function(str(name), items[2].items, items[4], self.cover(items), self.tspan(name))
 
     def params(self, items):
         return _Params(tuple(i for i in items if isinstance(i, syn.Param)))
@@ -92,6 +101,16 @@ class _Builder(Transformer):
 
     def bind_stmt(self, items):
         return syn.Bind(str(items[0]), items[2], self.cover(items), self.tspan(items[0]))
+
+    def let_stmt(self, items):
+        return syn.Let(str(items[1]), items[3], self.cover(items), self.tspan(items[1]))
+
+    def if_stmt(self, items):
+        orelse = else_span = None
+        if len(items) > 3:
+            else_span = self.tspan(items[3])
+            orelse = items[4] if isinstance(items[4], syn.If) else items[4].items
+        return syn.If(items[1], items[2].items, orelse, self.cover(items[:2]), else_span)
 
     def chain(self, items):
         terms = tuple(i for i in items if not isinstance(i, Token))
@@ -160,8 +179,25 @@ class _Builder(Transformer):
         return syn.Attribute(items[0], str(items[2]), self.cover(items))
 
     def funcall(self, items):
-        args = tuple(i for i in items[2:] if i is not None and not isinstance(i, Token))
-        return syn.FunCall(str(items[0]), args, self.cover(items))
+        given = [i for i in items[2:] if isinstance(i, syn.Arg)]
+        args = tuple(a.value for a in given if a.name is None)
+        keywords = tuple(a for a in given if a.name is not None)
+        return syn.FunCall(str(items[0]), args, self.cover(items), keywords, self.tspan(items[0]))
+
+    def farg(self, items):
+        return self.arg(items)
+
+    def conditional(self, items):
+        return syn.Conditional(items[0], items[2], items[4], self.cover(items))
+
+    def or_op(self, items):
+        return syn.BoolOp("or", items[0], items[2], self.cover(items))
+
+    def and_op(self, items):
+        return syn.BoolOp("and", items[0], items[2], self.cover(items))
+
+    def not_op(self, items):
+        return syn.Not(items[1], self.cover(items))
 
     def neg(self, items):
         return syn.Neg(items[1], self.cover(items))
@@ -181,6 +217,18 @@ class _Builder(Transformer):
 
         return build
 
+    def _comparison(op):  # noqa: N805 - a factory evaluated in the class body
+        def build(self, items):
+            return syn.Compare(op, items[0], items[2], self.cover(items))
+
+        return build
+
+    eq = _comparison("==")
+    ne = _comparison("!=")
+    lt = _comparison("<")
+    le = _comparison("<=")
+    gt = _comparison(">")
+    ge = _comparison(">=")
     add = _binary("+")
     sub = _binary("-")
     mul = _binary("*")
@@ -247,27 +295,71 @@ brackets) is never shared between two parses running at once."""
 
 def _build_parser() -> tuple[Lark, _Builder, Brackets]:
     builder, brackets = _Builder(), Brackets()
+    grammar = grammar_path().read_text(encoding="utf-8")
     lark = Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         keep_all_tokens=True,
         transformer=builder,
         postlex=brackets,
         maybe_placeholders=True,
-        cache=True,
+        cache=table_cache(grammar) or False,
         start=["start", "value"],
     )
     return lark, builder, brackets
 
 
+# -- the parser-table cache ---------------------------------------------------------
+# Lark's `cache=True` pickles its tables into the shared temporary folder under a
+# predictable name, where another user can plant a pickle that runs as whoever parses
+# next. Tables are cached only in a private folder of this user's: created with mode
+# 0700, owned by the user, writable by no one else; otherwise they are built afresh.
+
+
+def cache_folder() -> str | None:
+    """The private cache folder ($XDG_CACHE_HOME/cnndsl or ~/.cache/cnndsl), or None
+    when it cannot be made private (then nothing is cached)."""
+    if not hasattr(os, "getuid") or os.environ.get("CNNDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "cnndsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return folder if private else None
+
+
+def table_cache(grammar: str) -> str | None:
+    """The path of the cached parser tables for `grammar`, or None when no safe cache exists."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    import lark
+
+    digest = hashlib.sha256(f"{grammar}\0{lark.__version__}".encode()).hexdigest()[:24]
+    path = os.path.join(folder, f"grammar-{digest}.lark")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return path  # Lark writes it
+    except OSError:
+        return None
+    safe = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return path if safe else None
+
+
 @contextmanager
-def _parser(file: str):
+def _parser(file: str, text: str = ""):
     """A parser for one parse of `file`, used by nobody else meanwhile (reentrant, thread-safe)."""
     try:
         parser = _IDLE.pop()
     except IndexError:
         parser = _build_parser()
     parser[1].file = parser[2].file = file
+    parser[2].text = text  # the post-lexer looks ahead for `else` on the next line
     try:
         yield parser
     finally:
@@ -279,7 +371,7 @@ def parse(text: str, file: str = "<string>") -> syn.Module:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects that never form cycles
     try:
-        with _parser(file) as (lark, _, brackets):
+        with _parser(file, text) as (lark, _, brackets):
             try:
                 return lark.parse(text, start="start")
             except UnexpectedInput as exc:
@@ -291,7 +383,7 @@ def parse(text: str, file: str = "<string>") -> syn.Module:
 
 def parse_value(text: str, file: str = "<command line>"):
     """Parse the expression of a `--set name=value` override."""
-    with _parser(file) as (lark, _, brackets):
+    with _parser(file, text) as (lark, _, brackets):
         try:
             return lark.parse(text, start="value")
         except UnexpectedInput as exc:

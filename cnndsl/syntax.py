@@ -50,11 +50,16 @@ class Attribute:
 
 @dataclass(frozen=True, slots=True)
 class FunCall:
-    """`normal(0.01)`, `gaussian(1.5)`: a function-like argument value."""
+    """`max(a, b)`, `divisible(v, d=4)`, `normal(0.01)`: a call in an expression.
+
+    `args` are the positional expressions; `keywords` the `name=expr` ones, as :class:`Arg`.
+    """
 
     name: str
     args: tuple
     span: Span
+    keywords: tuple = ()
+    name_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,42 @@ class BinOp:
 @dataclass(frozen=True, slots=True)
 class Neg:
     operand: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`a == b`, `a < b`, …: a boolean."""
+
+    op: str
+    left: object
+    right: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    """`a and b`, `a or b`: booleans, the right side evaluated only when needed."""
+
+    op: str
+    left: object
+    right: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """`then if condition else orelse`: only the chosen side is evaluated."""
+
+    then: object
+    condition: object
+    orelse: object
     span: Span
 
 
@@ -138,6 +179,30 @@ class Bind:
     name_span: Span
 
 
+@dataclass(frozen=True, slots=True)
+class Let:
+    """`let name = expr`: a number, list or symbol for the rest of the body (or file)."""
+
+    name: str
+    value: object
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    """`if condition { body } else { orelse }`; `orelse` is a body, another `If` (`else if`) or None.
+
+    `span` covers `if condition`; `else_span` the `else` keyword, when there is one.
+    """
+
+    condition: object
+    body: tuple
+    orelse: object
+    span: Span
+    else_span: Span | None = None
+
+
 # -- definitions -----------------------------------------------------------------------
 
 
@@ -161,6 +226,17 @@ class Definition:
 
 
 @dataclass(frozen=True, slots=True)
+class Function:
+    """`fn name(params) = expr` at file level: a pure expression function."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: object
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Import:
     path: str
     span: Span
@@ -171,3 +247,5 @@ class Module:
     file: str
     imports: tuple[Import, ...]
     definitions: tuple[Definition, ...]
+    constants: tuple[Let, ...] = ()
+    functions: tuple[Function, ...] = ()

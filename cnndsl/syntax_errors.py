@@ -37,12 +37,14 @@ TERMINAL_NAMES = {
     "STAR": "`*`",
     "SLASH": "`/`",
     "PERCENT": "`%`",
-    "__ANON_0": "`//`",
+    "LESSTHAN": "`<`",
+    "MORETHAN": "`>`",
 }
 MAX_NESTING = 64
 """Brackets of all kinds open at once; deeper source is refused before it is built."""
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
+_ELSE_NEXT = re.compile(r"[ \t\f]*else\b")
 _SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
 
 
@@ -56,6 +58,7 @@ class Brackets:
         self.stack: list[Token] = []
         self.closer: Token | None = None  # the last closing bracket that matched an open one
         self.file = "<string>"
+        self.text = ""
 
     def process(self, stream):
         self.stack, self.closer = [], None
@@ -70,6 +73,10 @@ class Brackets:
                 self.closer = token
             elif kind == "_SEP" and self.stack and self.stack[-1].type != "LBRACE":
                 continue
+            elif kind == "_SEP" and _ELSE_NEXT.match(self.text, token.end_pos or 0):
+                continue  # `}` <newline> `else {`: one statement
+            elif kind == "NAME" and token == "else":
+                token = Token.new_borrow_pos("ELSE", token, token)  # reserved, even where no `else` fits
             yield token
 
 
@@ -100,6 +107,11 @@ def syntax_error(exc: UnexpectedInput, text: str, file: str, brackets: Brackets)
             return _unclosed(opener, file, arrow, "`->`")
         return _bad_character(exc, text, file)
     token = getattr(exc, "token", None)
+    if token is not None and token.type == "MORETHAN" and text[token.start_pos - 1 : token.start_pos] == "-":
+        # `->` where an expression goes on lexes as `-` then `>`; report it as the arrow it is
+        token = exc.token = Token(
+            "ARROW", "->", token.start_pos - 1, token.line, token.column - 1, token.end_line, token.end_column
+        )
     at_end = isinstance(exc, UnexpectedEOF) or (token is not None and token.type == "$END")
     if at_end and brackets.stack:
         return _unclosed(brackets.stack[-1], file, _end_span(text, file))
@@ -228,6 +240,9 @@ def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
             span,
             hint=f"remove it, or add the `{opening}` it was meant to close",
         )
+    misuse = _misused_keyword(token, span, brackets)
+    if misuse is not None:
+        return misuse
     hint = ""
     if token.type == "_SEP" and brackets.stack:
         hint = "the statement is incomplete"
@@ -238,6 +253,47 @@ def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
     elif expected and len(expected) <= 6:
         hint = "expected " + _join_or(expected)
     return error("E0100", f"syntax error: unexpected {found}", span, hint=hint)
+
+
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+_LET_BEFORE = re.compile(r"(^|[;{]|\s)let\s+[A-Za-z_]\w*\s*=[^;{}]*$")
+_IF_BEFORE = re.compile(r"(^|[;{}]|\s)if\s[^;{}]*$")
+_FN_LINE = re.compile(r"\s*fn\s+[A-Za-z_]")
+
+
+def _misused_keyword(token: Token, span: Span, brackets: Brackets):
+    """Named errors for Part 2's keywords used where they cannot stand, or None."""
+    if token.type == "ELSE":
+        return error(
+            "E0106",
+            "`else` without `if`",
+            span,
+            hint="`else { … }` follows the `}` of `if CONDITION { … }`; in an expression write `A if CONDITION else B`",
+        )
+    lines = brackets.text.splitlines()
+    line = lines[token.line - 1] if token.line is not None and token.line <= len(lines) else ""
+    before = line[: token.column - 1]
+    if token.type == "ARROW" and _LET_BEFORE.search(before.rstrip()):
+        return error(
+            "E0235",
+            "`let` binds a number, list or symbol, not a tensor",
+            span,
+            hint="bind a tensor without `let`: `name = chain`",
+        )
+    if _FN_LINE.match(line) and before.strip() == "fn":
+        at = line.index("fn") + 1
+        keyword = Span(span.file, span.line, at, span.line, at + 2)
+        return error("E0100", "syntax error: `fn` defines a function at file level only", keyword, hint="move it out")
+    if token in _COMPARISONS and token.type not in ("STRING", "ARROW"):
+        return error(
+            "E0100",
+            f"syntax error: unexpected `{token}`",
+            span,
+            hint="comparisons do not chain: write `a < b and b < c`",
+        )
+    if token.type == "EQUAL" and _IF_BEFORE.search(before):
+        return error("E0100", "syntax error: unexpected `=`", span, hint="compare with `==`; `=` binds a name")
+    return None
 
 
 def _describe(token: Token) -> str:

@@ -26,6 +26,33 @@ class Func:
         return f"{self.name}({', '.join(map(str, self.args))})"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Function:
+    """A file-level `fn`: its definition, and the file-level names its body sees."""
+
+    definition: object  # syntax.Function
+    names: dict
+    calls: object = None  # evaluate.Calls: results by arguments and a budget, shared by one compilation
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class TensorRef:
+    """A tensor named in a layer argument (`upsample(like=skip)`): an extra input of the layer."""
+
+    name: str  # as written: a bound name, an input's name, or `in`
+    node: object  # the graph node it names (None when that value failed)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def describe(value) -> str:
     """A phrase for error messages: 'the list [1, 2]', 'the symbol `same`'."""
     if isinstance(value, bool):
@@ -42,6 +69,10 @@ def describe(value) -> str:
         return f"`{value}`"
     if isinstance(value, list):
         return f"the list {format_value(value)}"
+    if isinstance(value, Function):
+        return f"the function `{value.name}`"
+    if isinstance(value, TensorRef):
+        return f"the tensor `{value.name}`"
     return repr(value)
 
 

@@ -66,6 +66,14 @@ CATALOGUE = {
     "division_by_zero": ("E0305", 3, 8, "division by zero", ()),
     "index_out_of_range": ("E0307", 3, 15, "index 2 is out of range for a list of 2", ()),
     "tensor_as_number": ("E0304", 4, 8, "`skip` is a tensor, not a number", ()),
+    # Part 2: conditions, let, fn
+    "condition_not_boolean": ("E0313", 2, 6, "the condition of `if` must be `true` or `false`, got the integer 6", ()),
+    "else_without_if": ("E0106", 4, 3, "`else` without `if`", ()),
+    "recursive_fn": ("E0203", 2, 24, "fn `width` calls itself through `double`", ()),
+    "let_tensor": ("E0235", 4, 18, "`let` binds a number, list or symbol, not a tensor", ()),
+    "unknown_function": ("E0311", 5, 8, "unknown function `divisable`", ()),
+    "like_no_tensor": ("E0236", 4, 31, "`upsample` argument `like` must name a tensor; `skp` is not one", ()),
+    "function_arity": ("E0214", 5, 25, "`divisible` takes at most 2 arguments, got 3", ()),
     # shapes
     "shape_nonpositive_conv": ("E0400", 3, 32, "`conv` output height would be 0: floor((2 - 3) / 1) + 1 = 0", ()),
     "shape_nonpositive_pool": ("E0400", 3, 14, "`maxpool` output height would be 0", ()),
@@ -80,6 +88,17 @@ CATALOGUE = {
     "shape_groups": ("E0400", 3, 3, "30 input channels are not divisible by groups=4", ()),
     "shape_convT_output_pad": ("E0301", 3, 36, "output_pad 2 on the height must be smaller than the stride (2)", ()),
     "shape_projection": ("E0403", 3, 3, "no 1x1 stride maps [N, 16, 32, 32] to [N, 32, 30, 30]", ()),
+    # layers of Part 2, and lrn
+    "lrn_even_size": ("E0301", 3, 35, "`lrn` argument `size`: must be odd, got 4", ()),
+    "slice_empty": ("E0301", 3, 27, "stop 8 must be greater than start 8", ()),
+    "shape_slice_out_of_range": ("E0400", 4, 3, "`slice(8, 24)` is out of range: the input has 16 channels", ()),
+    "chunk_index_out_of_range": ("E0301", 3, 27, "index 2 is out of range for 2 parts", ()),
+    "shape_chunk_not_dividing": ("E0400", 4, 3, "16 channels do not divide into 3 equal parts", ()),
+    "upsample_size_and_scale": ("E0301", 3, 20, "`size` and `scale` exclude each other", ()),
+    "upsample_align_corners_nearest": ("E0301", 3, 41, "align_corners needs mode=linear", ()),
+    "shape_pixel_shuffle_channels": ("E0400", 4, 3, "6 channels are not divisible by 2*2 = 4", ()),
+    "shape_pixel_unshuffle_size": ("E0400", 4, 3, "the size 25x25 is not divisible by 2", ()),
+    "shape_groupnorm_groups": ("E0400", 3, 18, "24 channels are not divisible by groups=5", ()),
     # files
     "file_empty": ("E0006", 1, 1, "the file is empty", ()),
     "file_comments_only": ("E0006", 1, 1, "the file holds only comments", ()),
@@ -91,6 +110,10 @@ CATALOGUE = {
     "limit_nested_repeat": ("E0604", 3, 10, "`repeat 1,000` would expand the network past the limit", ()),
     "limit_block_fanout": ("E0604", 45, 3, "block `B40` would expand the network past the limit", ()),
     "limit_block_depth": ("E0603", 8, 12, "nested more than 64 deep", ()),
+    "limit_block_chain": ("E0603", 278, 14, "nested more than 64 deep", ()),
+    "limit_block_fanout_calls": ("E0604", 11, 3, "block `Big` would expand the network past the limit", ()),
+    "limit_list_items": ("E0605", 2, 20, "a list of 10,001 items is longer than 10,000", ()),
+    "poisoned_repeat": ("E0301", 3, 12, "got [3, 8, y]", ()),
     "limit_brackets": ("E0601", 3, 70, "brackets nested more than 64 deep", ()),
     "limit_expression_depth": ("E0601", 3, 210, "expression nested more than 100 levels deep", ()),
     # several mistakes at once

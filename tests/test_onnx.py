@@ -449,7 +449,7 @@ def test_an_interrupted_external_data_write_leaves_nothing_behind(tmp_path, monk
         real(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(backend.onnx, "save_model", interrupted)
+    monkeypatch.setattr(onnx, "save_model", interrupted)  # save_external imports onnx when it runs
     with pytest.raises(KeyboardInterrupt):
         cnndsl.load("architectures/lenet5.cnn").to_onnx(tmp_path / "m.onnx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

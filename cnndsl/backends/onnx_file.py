@@ -12,18 +12,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto
 
 from ..errors import usage_error
 from ..files import atomic_path
+from .onnx_proto import DataType, pb
 
 
 def little_endian(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype="<f4")
 
 
-def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
+def write(model, arrays, path: str | os.PathLike) -> None:
     """`model` plus the weights `arrays` ((name, array) pairs) as initializers, streamed to `path` atomically.
 
     Serialising hundreds of megabytes through protobuf copies them twice; the
@@ -41,17 +40,16 @@ def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
         os.fsync(f.fileno())
 
 
-_GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
-_INITIALIZER = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
-_RAW_DATA = onnx.TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
+def _field(message: str, field: str) -> int:
+    return getattr(pb(), message).DESCRIPTOR.fields_by_name[field].number
 
 
 def _initializer_frame(name: str, array: np.ndarray) -> bytes:
     """The bytes before the raw data: graph { initializer { name, dims, type, raw_data length } }."""
-    tensor = onnx.TensorProto(name=name, dims=array.shape, data_type=TensorProto.FLOAT).SerializeToString()
-    tensor += _key(_RAW_DATA, array.nbytes)
-    initializer = _key(_INITIALIZER, len(tensor) + array.nbytes) + tensor
-    return _key(_GRAPH, len(initializer) + array.nbytes) + initializer
+    tensor = pb().TensorProto(name=name, dims=array.shape, data_type=DataType.FLOAT).SerializeToString()
+    tensor += _key(_field("TensorProto", "raw_data"), array.nbytes)
+    initializer = _key(_field("GraphProto", "initializer"), len(tensor) + array.nbytes) + tensor
+    return _key(_field("ModelProto", "graph"), len(initializer) + array.nbytes) + initializer
 
 
 def _key(field: int, length: int) -> bytes:
@@ -69,8 +67,14 @@ def _varint(value: int) -> bytes:
         out.append(low | 0x80)
 
 
-def save_external(model: onnx.ModelProto, path: Path) -> None:
-    """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place."""
+def save_external(model, path: Path) -> None:
+    """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place.
+
+    Only models over 2 GiB come here; onnx writes them, so they must be built on onnx's own
+    classes (import onnx before building: see :func:`cnndsl.backends.onnx.compile_file`).
+    """
+    import onnx
+
     location = path.name + ".data"
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():

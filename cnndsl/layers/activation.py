@@ -28,6 +28,11 @@ def _silu_onnx(self, emit, inputs, node) -> str:
     return emit.op("Mul", [inputs[0], gate], node)
 
 
+def _hardsigmoid_onnx(self, emit, inputs, node) -> str:
+    # ONNX's default slope is 0.2 (Keras); PyTorch's nn.Hardsigmoid is relu6(x + 3) / 6
+    return emit.op("HardSigmoid", inputs, node, alpha=1 / 6, beta=0.5)
+
+
 _simple("relu", 1, "max(x, 0)", onnx="Relu")
 _simple("relu6", 2, "min(max(x, 0), 6)", onnx=_relu6_onnx, onnx_ops="`Clip`", onnx_doc="bounds 0 and 6")
 _simple(
@@ -49,6 +54,16 @@ _simple(
 _simple("sigmoid", 3, "1 / (1 + exp(-x))", onnx="Sigmoid")
 _simple("tanh", 1, "hyperbolic tangent", onnx="Tanh")
 _simple("hardswish", 4, "x * relu6(x + 3) / 6", onnx="HardSwish")
+_simple(
+    "hardsigmoid",
+    3,
+    "relu6(x + 3) / 6 (PyTorch's `nn.Hardsigmoid`)",
+    onnx=_hardsigmoid_onnx,
+    onnx_ops="`HardSigmoid`",
+    onnx_doc="`alpha=1/6`, `beta=0.5` (PyTorch's; ONNX's default slope is 0.2)",
+)
+_simple("softplus", 3, "log(1 + exp(x))", onnx="Softplus")
+_simple("mish", 5, "x * tanh(softplus(x))", onnx="Mish")
 
 
 @register

@@ -64,6 +64,9 @@ class Layer:
     family: ClassVar[str] = "other"  # colour group in diagrams: a key of FAMILIES
     arguments: ClassVar[tuple[Arg, ...]] = ()
     arity: ClassVar[int | None] = 1  # None: a merge, `kind { branch; branch }`, two or more inputs
+    # Keyword arguments that name a tensor (`upsample(like=skip)`): the lowering resolves each to
+    # a TensorRef in attrs and passes its node as an extra input, after the current value.
+    tensor_args: ClassVar[tuple[str, ...]] = ()
     learnable: ClassVar[bool] = False  # has parameters; `init=` and `trainable=` are added by `register`
     glyph: ClassVar[str] = ""  # a merge drawn as a small circle holding this sign (ASCII)
     # -- documentation, generated into docs/ by docs/generate.py ------------------------

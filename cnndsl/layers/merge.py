@@ -13,7 +13,7 @@ class Merge(Layer):
     arity = None
 
     def field(self, fields, shapes, out):
-        return union(fields)
+        return union(fields, [s[2:] != out[2:] for s in shapes])
 
     def flops(self, shapes, out):
         return (len(shapes) - 1) * elements(out)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .args import LEARNABLE_ARGS, Arg, integer, number
+from .args import LEARNABLE_ARGS, Arg, ArgError, integer, number
 from .base import Layer, ShapeError, elements, register
 
 
@@ -42,17 +42,27 @@ class BatchNorm(Layer):
         return emit.op("BatchNormalization", [inputs[0], scale, shift, mean, var], node, epsilon=self.attrs["epsilon"])
 
 
+def _odd(value):
+    size = integer(1)(value)
+    if size % 2 == 0:
+        raise ArgError(
+            f"must be odd, got {size}",
+            f"ONNX's LRN (and onnxruntime) take a window centred on each channel; use {size - 1} or {size + 1}",
+        )
+    return size
+
+
 @register
 class LocalResponseNorm(Layer):
     kind = "lrn"
     family = "norm"
-    doc = "local response normalization across channels (AlexNet)"
-    onnx_doc = "`size`, `alpha`, `beta`, `bias` (= `k`); ONNX divides `alpha` by `size`, as PyTorch and Caffe do"
+    doc = "local response normalization across channels (AlexNet); `size` must be odd (onnxruntime's rule)"
+    onnx_doc = "`size` (odd), `alpha`, `beta`, `bias` (= `k`); ONNX divides `alpha` by `size`, as PyTorch and Caffe do"
     flops_doc = "`2 * size + 3` per element"
     onnx_op = "LRN"
     onnx_attrs = ("size", "alpha", "beta", "bias")
     arguments = (
-        Arg("size", integer(1), 5),
+        Arg("size", _odd, 5),
         Arg("alpha", number(), 1e-4),
         Arg("beta", number(), 0.75),
         Arg("k", number(), 2.0, attr="bias"),

@@ -5,6 +5,7 @@ The package, one concern per module:
 * :mod:`.env` — the environment a statement is lowered in, and the rules for names;
 * :mod:`.binder` — one argument binder for layer calls and block calls;
 * :mod:`.walk` — statements, chains and terms, and the one place errors poison values;
+* :mod:`.conditions` — file-level `let`/`fn`, `let` in bodies, `if`, tensor arguments (`like=`);
 * :mod:`.constructs` — merges, `residual`, `frozen`, block calls and `repeat`;
 * :mod:`.limits` — the expansion limits, checked before anything is unrolled.
 """

@@ -21,6 +21,7 @@ class Signature:
     """What the binder needs to know about one callee."""
 
     takes_tensors = False  # a block takes bound tensors as extra inputs
+    tensor_args: tuple = ()  # a layer's keyword arguments that name a tensor (`like=`)
 
     def __init__(self, name: str, params: list, required: set):
         self.name, self.params, self.required = name, params, required
@@ -49,6 +50,7 @@ class LayerSignature(Signature):
 
     def __init__(self, cls: type[Layer], name: str):
         self.cls, self.spec = cls, {a.name: a for a in cls.arguments}
+        self.tensor_args = cls.tensor_args
         required = {a.name for a in cls.arguments if a.default is REQUIRED}
         super().__init__(name, [a.name for a in cls.arguments], required)
 
@@ -88,8 +90,8 @@ class BlockSignature(Signature):
 
     takes_tensors = True
 
-    def __init__(self, definition: syn.Definition):
-        self.definition = definition
+    def __init__(self, definition: syn.Definition, names: dict):
+        self.definition, self.names = definition, names  # names: file-level `let`s and `fn`s
         self.declared = {p.name: p for p in definition.params}
         required = {p.name for p in definition.params if p.default is None}
         super().__init__(definition.name, [p.name for p in definition.params], required)
@@ -100,7 +102,7 @@ class BlockSignature(Signature):
     def default(self, param, values, errors):
         expr = self.declared[param].default
         try:
-            return evaluate(expr, Scope(dict(values), {}))
+            return evaluate(expr, Scope({**self.names, **values}, {}))
         except CnnError as exc:
             errors.add(exc)
         except Poisoned:  # depends on a value already reported
@@ -121,14 +123,21 @@ class BlockSignature(Signature):
         return error("E0212", f"block `{self.name}` is missing its argument `{param}`", call.span, notes=notes)
 
 
-def bind(signature: Signature, call: syn.Call, scope: Scope) -> tuple[dict, dict, dict]:
+def bind(signature: Signature, call: syn.Call, scope: Scope, resolve=None) -> tuple[dict, dict, dict]:
     """Bind `call`'s arguments: (values by parameter, tensors by parameter, argument syntax by parameter).
 
+    `resolve(arg)` turns a layer's tensor argument (`like=NAME`) into a TensorRef.
     Independent mistakes are collected and raised together.
     """
     values, tensors, given, errors = {}, {}, {}, Collector()
     for position, arg in enumerate(call.args):
         try:
+            if arg.name in signature.tensor_args:
+                if arg.name in given:
+                    raise signature.twice(arg, given[arg.name])
+                given[arg.name] = arg
+                tensors[arg.name] = resolve(arg)
+                continue
             param = _parameter(signature, call, arg, position, given)
             given[param] = arg
             if signature.takes_tensors and type(arg.value) is syn.Name and arg.value.name in scope.tensors:
@@ -164,10 +173,13 @@ def _parameter(signature: Signature, call, arg, position: int, given: dict) -> s
     return arg.name
 
 
-def bind_layer(cls: type[Layer], call: syn.Call, scope: Scope) -> Layer:
-    """The layer a call makes: arguments matched to `cls.arguments`, converted, checked."""
-    values, _, given = bind(LayerSignature(cls, call.name), call, scope)
-    layer = cls({cls.arguments[i].key: values[a.name] for i, a in enumerate(cls.arguments)})
+def bind_layer(cls: type[Layer], call: syn.Call, scope: Scope, resolve=None) -> Layer:
+    """The layer a call makes: arguments matched to `cls.arguments`, converted, checked.
+
+    Tensor arguments (`like=NAME`, see `Layer.tensor_args`) become TensorRefs in the attributes.
+    """
+    values, tensors, given = bind(LayerSignature(cls, call.name), call, scope, resolve)
+    layer = cls({**{cls.arguments[i].key: values[a.name] for i, a in enumerate(cls.arguments)}, **tensors})
     check = getattr(layer, "check", None)
     if check is not None:
         try:
@@ -179,9 +191,9 @@ def bind_layer(cls: type[Layer], call: syn.Call, scope: Scope) -> Layer:
     return layer
 
 
-def bind_block(definition: syn.Definition, call: syn.Call, scope: Scope) -> tuple[dict, dict]:
-    """(numbers and symbols, tensors) bound to the block's parameters."""
-    values, tensors, _ = bind(BlockSignature(definition), call, scope)
+def bind_block(definition: syn.Definition, call: syn.Call, scope: Scope, names: dict) -> tuple[dict, dict]:
+    """(numbers and symbols, tensors) bound to the block's parameters; defaults also see `names`."""
+    values, tensors, _ = bind(BlockSignature(definition, names), call, scope)
     return values, tensors
 
 

@@ -12,11 +12,11 @@ from ..layers import LAYERS, ArgError, format_shape
 from ..layers.args import choice
 from . import limits
 from .binder import bind_block
+from .conditions import ABSENT, Conditions
 from .env import Env
-from .walk import Walk
 
 
-class Lowering(Walk):
+class Lowering(Conditions):
     """The walk plus the constructs that hold bodies of statements."""
 
     def merge(self, term: syn.Call, cls, current, env: Env):
@@ -24,17 +24,22 @@ class Lowering(Walk):
         current = self.need_input(current, term)
         outputs, spans = [], []
         inner = limits.deeper(env, term)
+        self.estimate.check_body(term.body, env.variables, len(self.graph))
         for stmt in term.body:
             self.steps += 1
-            outputs.append(self.guarded(stmt, env, lambda s=stmt: self.statement(s, current, inner)))
-            spans.append(stmt.span)
-        if len(outputs) < 2:
+            output = self.guarded(stmt, env, lambda s=stmt: self.branch(s, current, inner))
+            if output is not ABSENT:  # an `if` branch that chose no body
+                outputs.append(output)
+                spans.append(stmt.span)
+        if len(term.body) < 2:
             raise error(
                 "E0218",
-                f"`{term.name}` needs at least two branches, got {len(outputs)}",
+                f"`{term.name}` needs at least two branches, got {len(term.body)}",
                 term.span,
                 hint="write one branch per line inside the braces",
             )
+        if len(outputs) < 2:
+            return self.conditional_merge(term, outputs)
         return self.add_node(term.name, cls.create(), outputs, term.span, env, spans)
 
     def frozen(self, term: syn.Call, current, env: Env):
@@ -121,12 +126,14 @@ class Lowering(Walk):
                 hint="blocks are expanded at compile time; use `repeat` for repetition",
             )
         limits.deeper(env, term)
-        if len(self.graph) + self.estimate.block(term.name) > limits.MAX_NODES:
+        if len(self.graph) + self.estimate.term(term, env.variables) > limits.MAX_NODES:
             raise limits.block_too_large(term)
         if term.body is not None:
             raise error("E0216", f"block `{term.name}` takes no body", term.span)
         current = self.need_input(current, term)
-        variables, tensors = bind_block(definition, term, env.expressions(self.graph))
+        names = self.file_names()
+        variables, tensors = bind_block(definition, term, env.expressions(self.graph), names)
+        variables = {**names, **variables}
         count = self.counters.get((env.scope, term.name), 0) + 1
         self.counters[(env.scope, term.name)] = count
         path = (*env.scope, f"{term.name}{count}")

@@ -13,6 +13,7 @@ from .. import syntax as syn
 from ..errors import CnnError, Span, did_you_mean, error
 from ..evaluate import Scope
 from ..layers import LAYERS
+from ..values import Function
 
 CONSTRUCTS = ("residual", "frozen")  # words of the language that are neither layers nor blocks
 START = object()  # the current value before a network's first input
@@ -50,7 +51,8 @@ def check_new_name(name: str, span: Span, env: Env, blocks) -> None:
             hint="choose another name; a bound name may not hide a layer or block",
         )
     if name in env.variables:
-        raise error("E0221", f"the name `{name}` shadows the parameter `{name}`", span, hint="choose another name")
+        what = "function" if type(env.variables[name]) is Function else "parameter"
+        raise error("E0221", f"the name `{name}` shadows the {what} `{name}`", span, hint="choose another name")
 
 
 def reference(name: str, span: Span, env: Env):
@@ -62,11 +64,23 @@ def reference(name: str, span: Span, env: Env):
 
 def poison(statement, env: Env, blocks) -> None:
     """A failed `name = …` still defines `name`, as poisoned, so its uses stay silent."""
+    if type(statement) is syn.If:  # names bound in any of its bodies stay silent after a failed condition
+        for inner in _bodies(statement):
+            poison(inner, env, blocks)
+        return
     name = getattr(statement, "name", None)
-    if name is None or name in env.tensors or type(statement) is syn.Input:
+    if name is None or name in env.tensors or type(statement) in (syn.Input, syn.Let):
         return
     try:
         check_new_name(name, statement.name_span, env, blocks)
     except CnnError:
         return
     env.tensors[name] = None
+
+
+def _bodies(stmt: syn.If):
+    """The statements of every body of an `if … else if … else`."""
+    while type(stmt) is syn.If:
+        yield from stmt.body
+        stmt = stmt.orelse
+    yield from stmt or ()

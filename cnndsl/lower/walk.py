@@ -16,7 +16,7 @@ from ..graph import Graph, Node, Value
 from ..layers import LAYERS, Input, Layer
 from ..loader import Program
 from ..passes.shapes import infer
-from ..values import format_value
+from ..values import TensorRef, format_value
 from . import limits
 from .binder import bind_layer
 from .env import CONSTRUCTS, START, Env, check_new_name, poison, reference
@@ -35,11 +35,15 @@ class Walk:
 
     # -- statements ---------------------------------------------------------------------
     def body(self, statements, current, env: Env):
+        self.estimate.check_body(statements, env.variables, len(self.graph))
         for statement in statements:
             self.steps += 1
             if self.steps > limits.MAX_STEPS:
                 raise limits.too_many_steps(statement)
-            current = self.guarded(statement, env, lambda s=statement, c=current: self.statement(s, c, env))
+            if type(statement) is syn.Let:  # bound for the rest of this body (lower/conditions.py)
+                env = self.let(statement, env)
+                continue
+            current = self.guarded(statement, env, lambda s=statement, c=current, e=env: self.statement(s, c, e))
         return current
 
     def guarded(self, statement, env: Env, lower):
@@ -79,6 +83,8 @@ class Walk:
             return self.input(stmt, env)
         if kind is syn.Output:
             return self.output(stmt, current, env)
+        if kind is syn.If:
+            return self.if_statement(stmt, current, env)
         raise AssertionError(stmt)
 
     def input(self, stmt: syn.Input, env: Env):
@@ -200,11 +206,13 @@ class Walk:
     def layer(self, term: syn.Call, cls: type[Layer], current, env: Env):
         if term.body is not None:
             raise error("E0216", f"`{term.name}` takes no body", term.span)
-        layer = bind_layer(cls, term, env.expressions(self.graph))
+        resolve = lambda arg: self.tensor_argument(term, arg, env)  # noqa: E731 - `like=NAME`
+        layer = bind_layer(cls, term, env.expressions(self.graph), resolve)
         if cls.is_merge():
             raise error("E0217", f"`{term.name}` merges branches: write `{term.name} {{ branch; branch }}`", term.span)
         current = self.need_input(current, term)
-        return self.add_node(term.name, layer, [current], term.span, env)
+        extra = [value.node for value in layer.attrs.values() if type(value) is TensorRef]
+        return self.add_node(term.name, layer, [current, *extra], term.span, env)
 
     def add_node(self, base: str, layer: Layer, inputs: list, span: Span, env: Env, input_spans=None):
         if any(i is None for i in inputs):
@@ -232,9 +240,8 @@ class Walk:
         env = Env(variables, {})
         current = START
         try:
-            self.estimate.check_network(definition.body, variables)
             current = self.body(definition.body, START, env)
-        except limits.Limit as exc:
+        except CnnError as exc:  # a limit: nothing more is lowered
             self.errors.add(exc)
             self.errors.raise_if_any()
         self._finish_outputs(definition, current)
@@ -262,7 +269,7 @@ class Walk:
                 self.errors.add(
                     error("E0230", f"network `{definition.name}` has no parameter `{name}`", span, hint=hint)
                 )
-        variables = {}
+        variables = dict(self.file_names())  # file-level `let`s and `fn`s
         for param in definition.params:
             if param.name in overrides:
                 variables[param.name] = overrides[param.name][0]
