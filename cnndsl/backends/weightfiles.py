@@ -35,6 +35,10 @@ IGNORED = ("num_batches_tracked",)  # PyTorch's batch-norm step counter: no ONNX
 ROLES = {
     "bn": {"scale": "weight", "shift": "bias", "mean": "running_mean", "var": "running_var"},
     "prelu": {"slope": "weight"},
+    "layernorm": {"scale": "weight", "shift": "bias"},
+    "groupnorm": {"scale": "weight", "shift": "bias"},
+    "instancenorm": {"scale": "weight", "shift": "bias"},
+    "scale": {"scale": "weight"},
 }
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ... import __version__
-from .layers import torch_for
+from .layers import HELPERS, torch_for
 
 INDENT = "    "
 
@@ -90,13 +90,15 @@ class Writer:
         self.classes: list[str] = []
         self.uses: set[str] = set()
         self.constants: dict[str, list] = {}  # fixed kernels, by name
+        self.helpers: dict[str, None] = {}  # helper classes used, in order
         self.names: set[str] = set()
         self.bound = _bound_names(self.graph)
 
     def module(self) -> str:
         root = build_tree(self.graph)
         self.write_class(root)
-        return self.header() + "\n\n" + "\n\n\n".join(self.classes) + "\n"
+        helpers = [HELPERS[name] for name in self.helpers]
+        return self.header() + "\n\n" + "\n\n\n".join([*helpers, *self.classes]) + "\n"
 
     def header(self) -> str:
         net = self.network
@@ -134,7 +136,7 @@ class Writer:
     def class_name(self, scope: Scope) -> str:
         base = _camel(scope.block if scope.block is not None else self.network.name)
         name, n = base, 1
-        while name in self.names or name in ("Module", "nn", "torch", "functional"):
+        while name in self.names or name in ("Module", "nn", "torch", "functional", *HELPERS):
             n += 1
             name = f"{base}Variant{n}"
         self.names.add(name)
@@ -169,6 +171,7 @@ class Writer:
         shapes = [self.graph[i].shape for i in node.inputs]
         torch = torch_for(node, shapes)
         self.uses.update(torch.uses)
+        self.helpers.update(dict.fromkeys(torch.helpers))
         for name, value in torch.constants:
             if self.constants.setdefault(name, value) != value:  # two literal kernels of one size
                 name = f"{name}_{len(self.constants)}"

@@ -22,6 +22,7 @@ class Torch:
     uses: tuple = ()  # names the generated file must import: "torch", "functional"
     setup: tuple = ()  # statements after construction, `{m}` the module: fixed kernels
     constants: tuple = ()  # (name, value) pairs defined at the top of the file
+    helpers: tuple = ()  # names of the small classes of HELPERS the module needs
 
 
 def size(pair) -> str:
@@ -148,9 +149,59 @@ def pad(layer, node, shapes) -> Torch:
 
 
 def upsample(layer, node, shapes) -> Torch:
-    height, width = node.shape[2:]
-    mode = '"nearest-exact"' if layer.attrs["mode"] == "nearest" else '"bilinear", align_corners=False'
-    return Torch(f"nn.Upsample(size=({height}, {width}), mode={mode})")
+    """PyTorch's `nearest` reads floor(o * in / out), as the ONNX model (asymmetric, floor)."""
+    size = "{1}.shape[2:]" if len(shapes) > 1 else repr(tuple(node.shape[2:]))
+    mode = '"nearest"' if layer.attrs["mode"] == "nearest" else '"bilinear"'
+    if layer.attrs["mode"] == "linear":
+        mode += f", align_corners={bool(layer.attrs.get('align_corners'))}"
+    return Torch(None, f"functional.interpolate({{0}}, size={size}, mode={mode})", ("functional",))
+
+
+def _affine_norm(layer, node, shapes) -> Torch:
+    channels, eps = shapes[0][1], _options(eps=(repr(layer.attrs["epsilon"]), "1e-05"))
+    if layer.kind == "groupnorm":
+        return Torch(f"nn.GroupNorm({layer.attrs['num_groups']}, {channels}{eps})")
+    if layer.kind == "instancenorm":
+        return Torch(f"nn.InstanceNorm2d({channels}{eps}, affine=True)")
+    if len(shapes[0]) == 2:
+        return Torch(f"nn.LayerNorm({channels}{eps})")
+    return Torch(f"LayerNorm2d({channels}{eps})", helpers=("LayerNorm2d",))
+
+
+def _pick(layer, node, shapes) -> Torch:
+    start, stop = layer.bounds(shapes[0][1])
+    return Torch(None, f"{{0}}[:, {start}:{stop}]")
+
+
+# Small modules PyTorch lacks, written into the generated file when used
+HELPERS = {
+    "LayerNorm2d": '''class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels at every position of [N, C, H, W] (ConvNeXt's)."""
+
+    def forward(self, x):
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)''',
+    "ChannelScale": '''class ChannelScale(nn.Module):
+    """A learned multiplier per channel (cnndsl's `scale`, ConvNeXt's layer scale)."""
+
+    def __init__(self, shape, init):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x):
+        return x * self.weight''',
+    "DropPath": '''class DropPath(nn.Module):
+    """Stochastic depth: in training, drops whole samples of a branch with probability p."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device) >= self.p
+        return x * keep / (1 - self.p)''',
+}
 
 
 def _fixed(source: str):
@@ -214,6 +265,24 @@ MODULES = {
     "identity": _fixed("nn.Identity()"),
     "pad": pad,
     "upsample": upsample,
+    "hardsigmoid": _fixed("nn.Hardsigmoid()"),
+    "softplus": _fixed("nn.Softplus()"),
+    "mish": _fixed("nn.Mish()"),
+    "layernorm": _affine_norm,
+    "groupnorm": _affine_norm,
+    "instancenorm": _affine_norm,
+    "scale": lambda layer, node, shapes: Torch(
+        f"ChannelScale({(1, shapes[0][1], *[1] * (len(shapes[0]) - 2))!r}, {layer.attrs['init']!r})",
+        uses=("torch",),
+        helpers=("ChannelScale",),
+    ),
+    "droppath": lambda layer, node, shapes: Torch(
+        f"DropPath({layer.attrs['ratio']!r})", uses=("torch",), helpers=("DropPath",)
+    ),
+    "slice": _pick,
+    "chunk": _pick,
+    "pixel_shuffle": lambda layer, node, shapes: Torch(f"nn.PixelShuffle({layer.attrs['blocksize']})"),
+    "pixel_unshuffle": lambda layer, node, shapes: Torch(f"nn.PixelUnshuffle({layer.attrs['blocksize']})"),
     "channel_shuffle": lambda layer, node, shapes: Torch(f"nn.ChannelShuffle({layer.attrs['groups']})"),
     "concat": concat,
     "add": _merge(" + "),
