@@ -188,7 +188,8 @@ def test_occlusion_heat_lies_on_the_strokes(tmp_path, capsys):
         if heat.sum() > 0:
             shares.append(heat[strokes].sum() / heat.sum())
             areas.append(strokes.mean())
-    # the measure: the share of the positive heat (probability drop) that falls on stroke pixels
+    # the measure: the share of the positive heat (probability drop) that falls on stroke pixels;
+    # measured 0.82 (strokes cover 0.39 of the pixels), docs/viz.md
     share, area = float(np.mean(shares)), float(np.mean(areas))
     assert share > 0.5 and share > area + 0.1, (share, area)
     np.save(tmp_path / "digit.npy", test_x[0])
