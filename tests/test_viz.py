@@ -149,6 +149,9 @@ def test_input_independent_network_gives_a_flat_map():
     assert np.ptp(flat["heat"]) == 0 and flat["heat"][0, 0] == 0
     live = net.occlusion(image, patch=3, stride=1)  # the same network, its input-dependent weights
     assert np.ptp(live["heat"]) > 1e-4
+    assert live["windows"].shape == (10, 10)  # 12 - 3 + 1 positions each way
+    # a pixel's heat is the mean drop over the windows covering it: the corner pixel has one window
+    assert live["heat"][0, 0] == pytest.approx(live["score"] - live["windows"][0, 0], abs=1e-6)
 
 
 def _train_digits(tmp_path: Path):
@@ -223,6 +226,38 @@ def test_a_file_that_is_not_an_image(tmp_path, capsys):
     assert "E0904" in err and "cannot read the image" in err and "Traceback" not in err
 
 
+def test_an_image_header_claiming_a_huge_size_is_refused_before_decoding(tmp_path, capsys):
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", 9000, 9000, 8, 0, 0, 0, 0)  # a 9000x9000 grey PNG, no pixels
+    chunk = b"IHDR" + header
+    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    (tmp_path / "bomb.png").write_bytes(png + b"\0\0\0\0IEND\xaeB`\x82")
+    code, err = _cli(
+        capsys,
+        "viz",
+        "maps",
+        EDGES,
+        "--input",
+        str(tmp_path / "bomb.png"),
+        "--layer",
+        "conv1",
+        "-o",
+        str(tmp_path / "m.png"),
+    )
+    assert code == 2 and "E0904" in err and "9000x9000" in err and "Traceback" not in err
+
+
+def test_a_jpeg_feeds_an_rgb_network(tmp_path):
+    rgb = np.stack([scene(), scene()[::-1], scene()[:, ::-1]], axis=2)
+    PIL.fromarray(rgb).save(tmp_path / "photo.jpg", quality=95)
+    net = cnndsl.loads("network T { input x: [3, 32, 32]; conv(4, 3, pad=1) -> relu }")
+    maps = net.feature_maps(str(tmp_path / "photo.jpg"), ["conv1", "relu1"])
+    assert maps["conv1"].shape == (4, 32, 32)
+    np.testing.assert_allclose(maps["relu1"], np.maximum(maps["conv1"], 0), atol=1e-6)
+
+
 def test_a_layer_without_spatial_maps(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((1, 8, 8), np.float32))
     code, err = _cli(
@@ -249,3 +284,13 @@ def test_filters_of_a_layer_without_kernels(tmp_path, capsys):
     )
     assert code == 2
     assert "E0913" in err and "`logits` is not a convolution" in err
+
+
+def test_long_runs_get_a_progress_bar():
+    tqdm = pytest.importorskip("tqdm")
+    from cnndsl.tools.viz.occlusion import BATCH, _batches
+
+    many = [(0, k) for k in range(5 * BATCH)]
+    assert isinstance(_batches(many, progress=True), tqdm.tqdm)
+    assert isinstance(_batches(many[:BATCH], progress=True), list)
+    assert sum(len(chunk) for chunk in _batches(many, progress=False)) == len(many)

@@ -119,8 +119,8 @@ def load_image(source, shape: tuple) -> tuple[np.ndarray, str]:
         raise usage_error(f"{source}: expected a .npy array or an image (PNG, JPEG, …)", "E0904")
     if channels not in (1, 3):
         raise usage_error(f"an image can feed a 1- or 3-channel input; this input is {list(shape)}", "E0904")
-    pixels = runtime.image(file, channels, height, width)
     size = _size(file)
+    pixels = runtime.image(file, channels, height, width)
     note = (
         f"{source}: {size[0]}x{size[1]} image resized to the input's {width}x{height}"
         if size not in (None, (width, height))
@@ -129,13 +129,28 @@ def load_image(source, shape: tuple) -> tuple[np.ndarray, str]:
     return pixels, note
 
 
+MAX_PIXELS = 2**26
+"""64 M pixels: a larger image (or a header that claims one) is refused before it is decoded."""
+
+
 def _size(file: Path) -> tuple | None:
+    """(width, height) from the header alone; None for PGM/PPM (runtime reads those)."""
     if file.suffix.lower() in runtime.NETPBM_SUFFIXES:
         return None
-    from PIL import Image
-
-    with Image.open(file) as img:
-        return img.size
+    try:
+        from PIL import Image
+    except ImportError:
+        raise usage_error(
+            f"reading {file.suffix} images needs Pillow", "E0904", hint="pip install 'cnndsl[viz]'"
+        ) from None
+    try:
+        with Image.open(file) as img:
+            size = img.size
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise usage_error(f"cannot read the image {file}: {exc}", "E0904") from None
+    if size[0] * size[1] > MAX_PIXELS:
+        raise usage_error(f"{file} is a {size[0]}x{size[1]} image; the limit is {MAX_PIXELS:,} pixels", "E0904")
+    return size
 
 
 def _fit(array: np.ndarray, shape: tuple, where: str) -> np.ndarray:

@@ -49,7 +49,8 @@ def occlude(run, image: np.ndarray, target, patch: int, stride: int, fill: float
 
     `run(batch) -> outputs` runs the network. Each pixel's heat is the mean drop of the
     class score over the windows that cover it (positive: hiding it hurts the class).
-    Returns {"heat": [H, W], "class": k, "score": unoccluded score}.
+    Returns {"heat": [H, W], "class": k, "score": unoccluded score,
+    "windows": [rows, cols] the class score with the patch at each window position}.
     """
     check_window(image.shape, patch, stride)
     base = scores(run(image[None]))[0]
@@ -59,15 +60,23 @@ def occlude(run, image: np.ndarray, target, patch: int, stride: int, fill: float
     corners = windows(image.shape, patch, stride)
     drop = np.zeros(image.shape[1:])
     count = np.zeros(image.shape[1:])
+    recorded = []
     for chunk in _batches(corners, progress):
         batch = np.repeat(image[None], len(chunk), axis=0)
         for k, (r, c) in enumerate(chunk):
             batch[k, :, r : r + patch, c : c + patch] = fill
         values = scores(run(batch))[:, target]
+        recorded.extend(values)
         for k, (r, c) in enumerate(chunk):
             drop[r : r + patch, c : c + patch] += base[target] - values[k]
             count[r : r + patch, c : c + patch] += 1
-    return {"heat": (drop / count).astype(np.float32), "class": target, "score": float(base[target])}
+    grid = (len({r for r, _ in corners}), len({c for _, c in corners}))
+    return {
+        "heat": (drop / count).astype(np.float32),
+        "class": target,
+        "score": float(base[target]),
+        "windows": np.asarray(recorded, np.float32).reshape(grid),
+    }
 
 
 def _batches(corners: list, progress: bool):
