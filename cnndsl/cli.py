@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=_command("run"))
+    _viz_command(commands, program)
     return parser
 
 
@@ -122,6 +123,14 @@ def _render_parser(commands, program) -> None:
     render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
     render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
     render_.set_defaults(run=_command("render"))
+
+
+def _viz_command(commands, program) -> None:
+    """`cnndsl viz maps|filters|occlusion` (docs/viz.md); its options live in commands/viz.py."""
+    from .commands.viz import add_parser
+
+    add_parser(commands, program)
+    commands.choices["viz"].set_defaults(run=_command("viz"))
 
 
 def _weights_commands(commands, program, compile_) -> None:

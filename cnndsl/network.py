@@ -226,6 +226,20 @@ class Network:
 
         return session(self, providers, seed)
 
+    def feature_maps(self, image, layers, weights=None, seed: int = 0) -> dict:
+        """{layer: [C, H, W] array}: the feature maps of the named layers or values for one image
+        (an array, a .npy or an image file), from one onnxruntime session (docs/viz.md)."""
+        from .tools.viz import feature_maps
+
+        return feature_maps(self, image, layers, weights, seed)
+
+    def occlusion(self, image, weights=None, target=None, patch: int = 8, stride: int = 4, fill: float = 0.5):
+        """The occlusion map of `image`: {"heat": [H, W] drop in the class probability, "class", "score"}
+        (docs/viz.md)."""
+        from .tools.viz import occlusion
+
+        return occlusion(self, image, weights, target, patch, stride, fill)
+
     def render(
         self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=(), dot=None, style="graph"
     ):
