@@ -126,7 +126,7 @@ def _render_parser(commands, program) -> None:
 
 
 def _viz_command(commands, program) -> None:
-    """`cnndsl viz maps|filters|occlusion` (docs/viz.md); its options live in commands/viz.py."""
+    """`cnndsl viz maps|filters|occlusion` (docs/visualise.md); its options live in commands/viz.py."""
     from .commands.viz import add_parser
 
     add_parser(commands, program)

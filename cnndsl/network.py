@@ -228,14 +228,14 @@ class Network:
 
     def feature_maps(self, image, layers, weights=None, seed: int = 0) -> dict:
         """{layer: [C, H, W] array}: the feature maps of the named layers or values for one image
-        (an array, a .npy or an image file), from one onnxruntime session (docs/viz.md)."""
+        (an array, a .npy or an image file), from one onnxruntime session (docs/visualise.md)."""
         from .tools.viz import feature_maps
 
         return feature_maps(self, image, layers, weights, seed)
 
     def occlusion(self, image, weights=None, target=None, patch: int = 8, stride: int = 4, fill: float = 0.5):
         """The occlusion map of `image`: {"heat": [H, W] drop in the class probability, "class", "score"}
-        (docs/viz.md)."""
+        (docs/visualise.md)."""
         from .tools.viz import occlusion
 
         return occlusion(self, image, weights, target, patch, stride, fill)

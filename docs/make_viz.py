@@ -1,4 +1,4 @@
-"""Draw the pictures of docs/viz.md into docs/viz/ (needs cnndsl[viz,tutorial]).
+"""Draw the pictures of docs/visualise.md into docs/viz/ (needs cnndsl[viz,tutorial]).
 
     python docs/make_viz.py
 

@@ -1,4 +1,4 @@
-"""`cnndsl viz` and Network.feature_maps / occlusion (docs/viz.md).
+"""`cnndsl viz` and Network.feature_maps / occlusion (docs/visualise.md).
 
 Expected values come from numpy (cross-correlation written out here), a second
 onnxruntime session on a model cut by onnx's own Extractor, and a network trained
@@ -192,7 +192,7 @@ def test_occlusion_heat_lies_on_the_strokes(tmp_path, capsys):
             shares.append(heat[strokes].sum() / heat.sum())
             areas.append(strokes.mean())
     # the measure: the share of the positive heat (probability drop) that falls on stroke pixels;
-    # measured 0.82 (strokes cover 0.39 of the pixels), docs/viz.md
+    # measured 0.82 (strokes cover 0.39 of the pixels), docs/visualise.md
     share, area = float(np.mean(shares)), float(np.mean(areas))
     assert share > 0.5 and share > area + 0.1, (share, area)
     np.save(tmp_path / "digit.npy", test_x[0])

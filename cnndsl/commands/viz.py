@@ -1,4 +1,4 @@
-"""`cnndsl viz maps|filters|occlusion`: see inside a network (docs/viz.md)."""
+"""`cnndsl viz maps|filters|occlusion`: see inside a network (docs/visualise.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""See inside a network: feature maps, filters and occlusion maps (docs/viz.md).
+"""See inside a network: feature maps, filters and occlusion maps (docs/visualise.md).
 
 The numbers come from onnxruntime (one session per call, named values taken as
 extra outputs) and are returned as numpy arrays; :mod:`.draw` turns them into
