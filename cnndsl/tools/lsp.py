@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 
 from .. import __version__
 from ..errors import CnnError, Diagnostic, Span
@@ -22,18 +21,7 @@ from .analysis import Workspace
 
 DEBOUNCE_S = 0.15
 """Diagnostics wait this long after a change, so that fast typing compiles once."""
-MISSING = "cnndsl lsp needs pygls: pip install 'cnndsl[lsp]'"
 log = logging.getLogger("cnndsl.lsp")
-
-
-def command(args) -> int:
-    try:
-        import pygls  # noqa: F401
-    except ImportError:
-        print(f"cnndsl: {MISSING}", file=sys.stderr)
-        return 2
-    server().start_io()
-    return 0
 
 
 def server():
