@@ -189,3 +189,25 @@ def test_command_refuses_a_program_that_does_not_parse(tmp_path):
     assert done.returncode == 1
     assert "bad.cnn:1:" in done.stderr and "Traceback" not in done.stderr
     assert bad.read_text() == "network T { input x: [1, 8, 8]; conv(4, 3 }\n"
+
+
+@pytest.mark.parametrize("separator", [" ", "\n"])
+def test_deep_nesting_is_laid_out_once_per_group(separator, monkeypatch):
+    """Each group is tried before it is placed; nested tries must not multiply (no clock: count the work)."""
+    import cnndsl.tools.fmt as fmt
+
+    depth = 40
+    body = f"identity -> concat {{{separator}" * depth + "identity" + f"{separator}}}" * depth
+    text = f"network N {{\n  input x: [3, 8, 8]\n  {body}\n}}\n"
+    parse(text)
+    calls, bound = [], 8 * (depth + 1) * 2  # linear in the groups (two runs), not 2**depth
+
+    def counted(out, group):
+        calls.append(1)
+        assert len(calls) <= bound, "groups laid out again and again"
+        return original(out, group)
+
+    original = fmt._brace
+    monkeypatch.setattr(fmt, "_brace", counted)
+    formatted = format_text(text)
+    assert format_text(formatted) == formatted

@@ -36,9 +36,8 @@ _ALIGN = "\0"  # marks where a trailing comment starts, until runs of them are a
 class _Out:
     """Lines being written; the last one is open."""
 
-    def __init__(self, indent: int = 0, column: int = 0):
-        self.lines = [" " * column] if column else [" " * indent]
-        self.first_indent = indent
+    def __init__(self, indent: int = 0):
+        self.lines = [" " * indent]
         self.prev: Tok | None = None
         self.unary = False
 
@@ -110,18 +109,32 @@ def _atoms(out: _Out, atoms, in_parens: bool) -> None:
             _token(out, atom, in_parens)
 
 
+_rendered: dict = {}
+"""Groups already laid out in this run, by (group, column, indent of the line): a group is tried
+at a column before it is placed there, and nested groups would otherwise be redone at every level."""
+
+
 def _group(out: _Out, group: Group, in_parens: bool) -> None:
     opener = Tok("open", group.open)
     _token(out, opener, in_parens)
-    if group.open == "{":
-        _brace(out, group)
-    else:
-        _elements(out, group)
+    key = (id(group), len(out.line), out.indent())
+    done = _rendered.get(key)
+    if done is None:
+        inner = _Out()
+        inner.lines = [out.line]
+        if group.open == "{":
+            _brace(inner, group)
+        else:
+            _elements(inner, group)
+        done = _rendered[key] = (inner.lines[0][len(out.line) :], inner.lines[1:])
+    out.write(done[0])
+    out.lines += done[1]
     out.prev, out.unary = Tok("close", group.close), False
 
 
 def _brace(out: _Out, group: Group) -> None:
-    inline = None if group.multiline else _inline_body(group)
+    fits = not group.multiline and len(out.line) + _text_width(group) <= WIDTH
+    inline = _inline_body(group) if fits else None
     if inline is not None and len(out.line) + len(inline) <= WIDTH:
         out.write(inline[1:])
         return
@@ -132,6 +145,16 @@ def _brace(out: _Out, group: Group) -> None:
         out.lines.append(line)
     out.newline(base)
     out.write("}")
+
+
+def _text_width(group: Group) -> int:
+    """A lower bound of the group's width on one line: its tokens without spaces (to skip hopeless tries)."""
+    key = ("width", id(group))
+    if key not in _rendered:
+        items = [a for item in group.items for a in getattr(item, "atoms", ())]
+        _rendered[key] = 2 + sum(_text_width(a) if isinstance(a, Group) else len(a.text) for a in items
+                                 if not isinstance(a, ElseBreak))  # fmt: skip
+    return _rendered[key]
 
 
 def _inline_body(group: Group) -> str | None:
@@ -218,7 +241,8 @@ def _after_arrow(out: _Out, arrow: Tok, atoms, continuation: int) -> None:
 
 def _overflows(out: _Out, atoms) -> bool:
     """Would the next chain term pass the width on this line (and is there room to gain)?"""
-    trial = _Out(column=len(out.line) + 1)
+    trial = _Out()
+    trial.lines = [out.line]  # the same line as the real placement, so the groups laid out here are reused
     trial.prev = Tok("arrow", "->")
     _atoms(trial, atoms, False)
     return len(trial.lines[0]) > WIDTH
@@ -270,7 +294,11 @@ class FormatError(Exception):
 def format_text(text: str) -> str:
     """The canonical layout of a `.cnn` program that parses (see the module docstring)."""
     toks, body = read(text)
-    lines = _body(body.items, 0, top=True)
+    _rendered.clear()
+    try:
+        lines = _body(body.items, 0, top=True)
+    finally:
+        _rendered.clear()
     result = "\n".join(lines).strip("\n")
     result = result + "\n" if result else ""
     if _significant(tokens(result)) != _significant(toks):
