@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=_command("run"))
     _viz_command(commands, program)
+    _editor_commands(commands, common)
     return parser
 
 
@@ -143,6 +144,17 @@ def _weights_commands(commands, program, compile_) -> None:
     export.add_argument("-o", "--output", metavar="PATH", required=True, help="model.py or init.safetensors")
     export.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     export.set_defaults(run=_command("export"))
+
+
+def _editor_commands(commands, common) -> None:
+    """`fmt` and `lsp` (cnndsl/tools/ through cnndsl/commands/)."""
+    fmt = commands.add_parser("fmt", parents=[common], help="lay out .cnn files in the canonical style")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help=".cnn files; `-` reads stdin and writes stdout")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file would change")
+    fmt.add_argument("--diff", action="store_true", help="change nothing; print what would change")
+    fmt.set_defaults(run=_command("fmt"))
+    lsp = commands.add_parser("lsp", parents=[common], help="the language server, on stdio (needs pygls)")
+    lsp.set_defaults(run=_command("lsp"))
 
 
 def _common(top: bool) -> argparse.ArgumentParser:
