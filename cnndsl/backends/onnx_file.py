@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto
 
 from ..errors import usage_error
-from ..files import atomic_path
+from ..files import atomic_path, output_target, remove_stale, sync, temporary_prefix
 
 
 def little_endian(array: np.ndarray) -> np.ndarray:
@@ -37,8 +37,7 @@ def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
         for name, array in arrays:
             f.write(_initializer_frame(name, array))
             f.write(memoryview(little_endian(array)).cast("B"))
-        f.flush()
-        os.fsync(f.fileno())
+        sync(f)
 
 
 _GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
@@ -71,12 +70,14 @@ def _varint(value: int) -> bytes:
 
 def save_external(model: onnx.ModelProto, path: Path) -> None:
     """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place."""
+    path, stream = output_target(path)
+    if stream:
+        raise usage_error(f"cannot write {path}: a model with external data needs a regular file", "E0801")
     location = path.name + ".data"
     folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise usage_error(f"cannot write {path}: it is a directory", "E0801")
+    remove_stale(folder, path.name)
     try:
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp"))
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=temporary_prefix(path.name), suffix=".tmp"))
     except OSError as exc:
         raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
     try:
