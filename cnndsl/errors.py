@@ -217,6 +217,21 @@ def _source_line(sources: dict[str, str], span: Span) -> str | None:
     return _shown(lines[span.line - 1])
 
 
+INTERNAL = "E0000"
+
+
+def internal_error(exc: BaseException, version: str) -> Diagnostic:
+    """The one-line diagnostic of a bug in cnndsl (exit 3). There is no public issue
+    tracker: the user is asked to report the command line and the input files."""
+    text = str(exc).strip().splitlines()
+    first = text[0][:200] if text else "no message"
+    return Diagnostic(
+        INTERNAL,
+        f"internal error ({type(exc).__name__}: {first}); this is a bug in cnndsl {version}: please report it "
+        "to the cnndsl maintainers with the command line and the input files (--debug shows the traceback)",
+    )
+
+
 def usage_error(message: str, code: str = "E0001", hint: str = "") -> UsageError:
     """A problem with the command line or a file that cannot be read (exit code 2)."""
     return UsageError(Diagnostic(code, message, hint=hint))
