@@ -81,13 +81,15 @@ def resample(field: Field, span: Pair, scale: Pair, first: Pair) -> Field:
 def union(fields: list[Field | None], broadcast: list[bool] | None = None) -> Field | None:
     """The field of a merge: every input pixel seen by any branch at output 0.
 
-    The effective stride is that of the widest branch not marked in `broadcast`:
-    a branch broadcast from 1x1 (squeeze-and-excitation) has no positions of its own.
+    The effective stride is that of the widest branch not marked in `broadcast`
+    and not global: a branch broadcast from 1x1 (squeeze-and-excitation) or
+    upsampled from a pooled 1x1 has no positions of its own.
     """
     known = [f for f in fields if f is not None]
     if len(known) != len(fields) or not known:
         return None
-    local = [f for f, b in zip(known, broadcast or [False] * len(known)) if not b] or known
+    placed = [f for f, b in zip(known, broadcast or [False] * len(known)) if not b] or known
+    local = [f for f in placed if not f.whole] or placed  # a global branch's stride is not a grid's
     size, padding, stride, mixed = [], [], [], any(f.mixed_stride for f in known)
     for axis in range(2):
         start = min(-f.padding[axis] for f in known)
