@@ -49,6 +49,8 @@ def evaluate(expr, scope: Scope, depth: int = 0):
     if kind is syn.Name:
         return _name(expr, scope)
     if kind is syn.ListExpr:
+        if len(expr.items) > MAX_LIST:
+            raise error("E0605", f"a list of {len(expr.items):,} items is longer than {MAX_LIST:,}", expr.span)
         return [evaluate(item, scope, depth + 1) for item in expr.items]
     if kind is syn.BinOp:
         return _binary(expr, evaluate(expr.left, scope, depth + 1), evaluate(expr.right, scope, depth + 1))

@@ -24,6 +24,7 @@ class Lowering(Walk):
         current = self.need_input(current, term)
         outputs, spans = [], []
         inner = limits.deeper(env, term)
+        self.estimate.check_body(term.body, env.variables, len(self.graph))
         for stmt in term.body:
             self.steps += 1
             outputs.append(self.guarded(stmt, env, lambda s=stmt: self.statement(s, current, inner)))
@@ -121,7 +122,7 @@ class Lowering(Walk):
                 hint="blocks are expanded at compile time; use `repeat` for repetition",
             )
         limits.deeper(env, term)
-        if len(self.graph) + self.estimate.block(term.name) > limits.MAX_NODES:
+        if len(self.graph) + self.estimate.term(term, env.variables) > limits.MAX_NODES:
             raise limits.block_too_large(term)
         if term.body is not None:
             raise error("E0216", f"block `{term.name}` takes no body", term.span)

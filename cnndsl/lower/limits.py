@@ -131,15 +131,37 @@ class Estimate:
         if term.body is not None and ((cls is not None and cls.is_merge()) or name in ("residual", "frozen")):
             return self.statements(term.body, variables, blocks) + (name != "frozen")
         if name in self.blocks:
-            return self.block(name, blocks)
+            return self.block(name, blocks, self._arguments(term, variables))
         return 1 if cls is not None else 0
 
-    def block(self, name: str, blocks: tuple = ()) -> int:
+    def block(self, name: str, blocks: tuple = (), arguments: dict | None = None) -> int:
+        """The bound for one call of block `name`; `arguments` are the values known at the call."""
         if name in blocks or len(blocks) > MAX_DEPTH:
             return 0  # recursion, or nesting the walk refuses: reported when the block is expanded
-        if name not in self.sizes:
-            self.sizes[name] = self.statements(self.blocks[name].body, {}, (*blocks, name))
-        return self.sizes[name]
+        key = (name, _frozen(arguments or {}))
+        try:
+            return self.sizes[key]
+        except KeyError:
+            size = self.sizes[key] = self.statements(self.blocks[name].body, arguments or {}, (*blocks, name))
+        except TypeError:  # an unhashable value: not cached
+            size = self.statements(self.blocks[name].body, arguments or {}, (*blocks, name))
+        return size
+
+    def _arguments(self, call: syn.Call, variables: dict) -> dict:
+        """The block parameters whose values are known at `call` (arguments, then defaults)."""
+        params = self.blocks[call.name].params
+        names, known = [p.name for p in params], {}
+        for position, arg in enumerate(call.args):
+            name = arg.name or (names[position] if position < len(names) else None)
+            value = _known(arg.value, variables)
+            if name in names and value is not None:
+                known[name] = value
+        for param in params:
+            if param.name not in known and param.default is not None:
+                value = _known(param.default, dict(known))
+                if value is not None:
+                    known[param.name] = value
+        return known
 
     def check_repeat(self, term: syn.Repeat, count: int, variables: dict, graph_nodes: int) -> None:
         """Refuse a `repeat` whose expansion must pass MAX_NODES, before building any of it."""
@@ -147,19 +169,41 @@ class Estimate:
         if graph_nodes + count * body > MAX_NODES:
             raise repeat_too_large(term, count, body)
 
-    def check_network(self, statements, variables: dict) -> None:
-        """Refuse the first top-level block call that must take the network past MAX_NODES, before the walk.
+    def check_body(self, statements, variables: dict, graph_nodes: int) -> None:
+        """Refuse, before any of it is lowered, a body whose block calls must pass MAX_NODES.
 
-        (A block call inside a block, repeat or branch is checked by the walk before it expands.)
+        The error names the first block call at which the bound passes the limit,
+        as the walk would when it reached it — but without first expanding
+        everything before it (`block B { repeat 300000 { relu } }` called four times).
         """
-        total = 0
+        total = graph_nodes
         for stmt in statements:
             chain = stmt if type(stmt) is syn.Chain else getattr(stmt, "chain", None)
             total += type(stmt) is syn.Input
             for term in chain.terms if chain is not None else ():
                 total += self.term(term, variables)
-                if total > MAX_NODES and type(term) is syn.Call and term.name in self.blocks:
-                    raise Limit(block_too_large(term).diagnostics)
+                if total <= MAX_NODES:
+                    continue
+                if type(term) is syn.Call and term.name in self.blocks:
+                    raise block_too_large(term)
+                return  # a repeat checks itself before it unrolls; a layer stops the walk at its node
+
+
+def _known(expr, variables: dict):
+    """The value of `expr` from `variables` alone, or None when it cannot be known (or is an error)."""
+    try:
+        return evaluate(expr, Scope(variables, {}))
+    except (CnnError, Poisoned):
+        return None
+
+
+def _frozen(values):
+    """A hashable form of argument values (lists become tuples), for the size cache."""
+    if isinstance(values, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in values.items()))
+    if isinstance(values, list):
+        return tuple(_frozen(v) for v in values)
+    return values
 
 
 def known_count(expr, variables: dict) -> int:

@@ -35,6 +35,7 @@ class Walk:
 
     # -- statements ---------------------------------------------------------------------
     def body(self, statements, current, env: Env):
+        self.estimate.check_body(statements, env.variables, len(self.graph))
         for statement in statements:
             self.steps += 1
             if self.steps > limits.MAX_STEPS:
@@ -232,9 +233,8 @@ class Walk:
         env = Env(variables, {})
         current = START
         try:
-            self.estimate.check_network(definition.body, variables)
             current = self.body(definition.body, START, env)
-        except limits.Limit as exc:
+        except CnnError as exc:  # a limit: nothing more is lowered
             self.errors.add(exc)
             self.errors.raise_if_any()
         self._finish_outputs(definition, current)
