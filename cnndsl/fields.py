@@ -106,10 +106,11 @@ def capped(field: Field, extent: Pair, whole: bool) -> Field:
     """`field` with its stride at most the input's `extent` and its global flag set when
     `whole` (an input was global): stride beyond the extent means no two outputs share an
     input pixel, and capping it keeps sizes from compounding on a 1x1 map."""
-    stride = tuple(j if e is None else min(j, e) for j, e in zip(field.stride, extent))
-    if stride == field.stride and field.whole == (field.whole or whole):
+    (jh, jw), (eh, ew) = field.stride, extent
+    stride = (jh if eh is None or jh <= eh else eh, jw if ew is None or jw <= ew else ew)
+    if stride == field.stride and (field.whole or not whole):
         return field
-    return replace(field, stride=stride, whole=field.whole or whole)
+    return Field(field.size, stride, field.padding, field.mixed_stride, field.whole or whole)
 
 
 def transposed_span(kernel: int, stride: int, pad_begin: int, dilation: int) -> tuple[int, int]:
