@@ -10,10 +10,9 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import CnnError
+from .errors import CnnError, internal_error
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 3
-ISSUES_URL = "https://github.com/cnndsl/cnndsl/issues"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,17 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if args.debug:
             raise
-        print(
-            f"cnndsl: internal error ({type(exc).__name__}: {_first_line(exc)}); this is a bug in cnndsl "
-            f"{__version__}, please report it at {ISSUES_URL} with the command and file (--debug shows the traceback)",
-            file=sys.stderr,
-        )
+        diagnostic = internal_error(exc, __version__)
+        if getattr(args, "diagnostics", "text") == "json":
+            _print_diagnostics([diagnostic], args)
+        else:
+            print(f"cnndsl: {diagnostic.message}", file=sys.stderr)
         return EXIT_INTERNAL
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "no message"
 
 
 # -- command line ---------------------------------------------------------------

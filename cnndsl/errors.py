@@ -185,14 +185,51 @@ def _underline_width(span: Span, source: str) -> int:
     return max(1, min(span.width, room))
 
 
+def split_lines(text: str) -> list[str]:
+    """The one line-splitting rule, the parser's (Lark's): a line ends at "\\n" only.
+
+    A "\\r" before it is dropped; a form feed, U+2028 or U+0085 stays inside its
+    line (str.splitlines would break there and shift every later line). Like
+    str.splitlines, a final newline does not start another line.
+
+    >>> split_lines("a\\fb\\r\\nc\\u2028d\\n")
+    ['a\\x0cb', 'c\\u2028d']
+    """
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines if text else []
+
+
+def _shown(line: str) -> str:
+    """A source line as quoted: control and separator characters become one space each,
+    so the carets below stay in their columns and the terminal shows one line."""
+    return "".join(" " if (c < " " and c != "\t") or c in "\x7f\x85\u2028\u2029" else c for c in line)
+
+
 def _source_line(sources: dict[str, str], span: Span) -> str | None:
     text = sources.get(span.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = split_lines(text)
     if not 0 < span.line <= len(lines) or not lines[span.line - 1].strip():
         return None
-    return lines[span.line - 1]
+    return _shown(lines[span.line - 1])
+
+
+INTERNAL = "E0000"
+
+
+def internal_error(exc: BaseException, version: str) -> Diagnostic:
+    """The one-line diagnostic of a bug in cnndsl (exit 3). There is no public issue
+    tracker: the user is asked to report the command line and the input files."""
+    text = str(exc).strip().splitlines()
+    first = text[0][:200] if text else "no message"
+    return Diagnostic(
+        INTERNAL,
+        f"internal error ({type(exc).__name__}: {first}); this is a bug in cnndsl {version}: please report it "
+        "to the cnndsl maintainers with the command line and the input files (--debug shows the traceback)",
+    )
 
 
 def usage_error(message: str, code: str = "E0001", hint: str = "") -> UsageError:

@@ -81,13 +81,15 @@ def resample(field: Field, span: Pair, scale: Pair, first: Pair) -> Field:
 def union(fields: list[Field | None], broadcast: list[bool] | None = None) -> Field | None:
     """The field of a merge: every input pixel seen by any branch at output 0.
 
-    The effective stride is that of the widest branch not marked in `broadcast`:
-    a branch broadcast from 1x1 (squeeze-and-excitation) has no positions of its own.
+    The effective stride is that of the widest branch not marked in `broadcast`
+    and not global: a branch broadcast from 1x1 (squeeze-and-excitation) or
+    upsampled from a pooled 1x1 has no positions of its own.
     """
     known = [f for f in fields if f is not None]
     if len(known) != len(fields) or not known:
         return None
-    local = [f for f, b in zip(known, broadcast or [False] * len(known)) if not b] or known
+    placed = [f for f, b in zip(known, broadcast or [False] * len(known)) if not b] or known
+    local = [f for f in placed if not f.whole] or placed  # a global branch's stride is not a grid's
     size, padding, stride, mixed = [], [], [], any(f.mixed_stride for f in known)
     for axis in range(2):
         start = min(-f.padding[axis] for f in known)
@@ -104,10 +106,11 @@ def capped(field: Field, extent: Pair, whole: bool) -> Field:
     """`field` with its stride at most the input's `extent` and its global flag set when
     `whole` (an input was global): stride beyond the extent means no two outputs share an
     input pixel, and capping it keeps sizes from compounding on a 1x1 map."""
-    stride = tuple(j if e is None else min(j, e) for j, e in zip(field.stride, extent))
-    if stride == field.stride and field.whole == (field.whole or whole):
+    (jh, jw), (eh, ew) = field.stride, extent
+    stride = (jh if eh is None or jh <= eh else eh, jw if ew is None or jw <= ew else ew)
+    if stride == field.stride and (field.whole or not whole):
         return field
-    return replace(field, stride=stride, whole=field.whole or whole)
+    return Field(field.size, stride, field.padding, field.mixed_stride, field.whole or whole)
 
 
 def transposed_span(kernel: int, stride: int, pad_begin: int, dilation: int) -> tuple[int, int]:

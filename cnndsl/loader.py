@@ -6,11 +6,13 @@ Imports are resolved relative to the importing file, then in the bundled
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import syntax as syn
 from .errors import SOURCES, CnnError, Collector, Label, Span, error, usage_error
+from .files import read_limited
 from .functions import BUILTINS, VALUE_FUNCTIONS
 from .parser import parse
 
@@ -56,7 +58,9 @@ def decode(data: bytes, file: str) -> str:
 def _too_large(size: int, file: str):
     return error(
         "E0003",
-        f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+        f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+        if size != MAX_FILE_BYTES + 1
+        else f"the file is larger than the limit of {MAX_FILE_BYTES:,} bytes",
         Span(file, 1, 1),
         hint="split it into files joined with `import`",
     )
@@ -65,10 +69,10 @@ def _too_large(size: int, file: str):
 def read_source(path: str) -> str:
     """The text of the source file at `path` (a usage error when it cannot be read)."""
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES + 1:
             raise _too_large(size, path)
-        data = Path(path).read_bytes()
+        data = read_limited(path, MAX_FILE_BYTES, regular=False)  # /dev/zero and pipes end at the limit
     except FileNotFoundError:
         raise usage_error(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -132,7 +136,19 @@ def _import(program: Program, imp: syn.Import, errors: Collector, stack: tuple) 
     if any(str(Path(f).resolve()) == key for f in program.sources if Path(f).exists()):
         return  # already loaded through another import
     display = _display(path)
-    text = decode(path.read_bytes(), display)
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES + 1:
+            raise _too_large(size, display)
+        data = read_limited(path, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise error(
+            "E0014",
+            f'cannot read the imported file "{imp.path}": {exc.strerror or exc}',
+            imp.span,
+            hint=f"the file is {display}",
+        ) from None
+    text = decode(data, display)
     program.sources[display] = SOURCES[display] = text
     _load(program, parse(text, display), errors, stack + (key,))
 

@@ -159,6 +159,7 @@ def _csv(network, depth) -> str:
             "rf_stride",
             "rf_padding",
             "source",
+            "rf_global",
         ]
     )
     for row in network.rows(depth):
@@ -177,6 +178,7 @@ def _csv(network, depth) -> str:
                 row.activation_bytes,
                 *(" ".join(map(str, rf[k])) if rf[k] != "" else "" for k in ("size", "stride", "padding")),
                 row.source,
+                "true" if row.field is not None and row.field.whole else "",
             ]
         )
     return buffer.getvalue()

@@ -11,7 +11,7 @@ import re
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .errors import Label, Span, error
+from .errors import Label, Span, error, split_lines
 
 # Readable names for Lark's terminal names, used in "expected …" messages.
 TERMINAL_NAMES = {
@@ -136,7 +136,8 @@ def _unclosed_before(token: Token, text: str, file: str, brackets: Brackets):
     if not brackets.stack or token.line is None:
         return None
     opener, span = brackets.stack[-1], _token_span(token, file)
-    line_text = text.splitlines()[token.line - 1] if token.line <= len(text.splitlines()) else ""
+    lines = split_lines(text)
+    line_text = lines[token.line - 1] if token.line <= len(lines) else ""
     if opener.type == "LBRACE":
         keyword = _DEFINITION_START.match(line_text)
         if keyword and token.line > opener.line:
@@ -184,7 +185,7 @@ def _malformed_number(exc: UnexpectedInput, text: str, file: str):
 
 
 def _end_span(text: str, file: str) -> Span:
-    lines = text.splitlines() or [""]
+    lines = split_lines(text) or [""]
     return Span(file, len(lines), len(lines[-1]) + 1)
 
 

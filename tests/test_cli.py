@@ -107,6 +107,21 @@ def test_exit_3_on_internal_error_one_line(good, capsys, monkeypatch):
     assert err.count("\n") == 1, err  # exactly one line
     assert err.startswith("cnndsl: internal error (ZeroDivisionError: division by zero); this is a bug")
     assert "please report it" in err and "Traceback" not in err
+    assert "http" not in err and "the command line and the input files" in err  # no made-up web address
+
+
+def test_internal_errors_are_json_with_diagnostics_json(good, capsys, monkeypatch):
+    import cnndsl.network
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cnndsl.network, "load", broken)
+    for argv in (["--diagnostics", "json", "check", str(good)], ["check", str(good), "--format", "json"]):
+        assert cli.main(argv) == 3
+        (diagnostic,) = json.loads(capsys.readouterr().err)["diagnostics"]
+        assert diagnostic["code"] == "E0000" and diagnostic["severity"] == "error"
+        assert diagnostic["message"].startswith("internal error (ZeroDivisionError: division by zero)")
 
 
 def test_debug_shows_the_traceback(good, monkeypatch):

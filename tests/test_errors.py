@@ -122,6 +122,13 @@ CATALOGUE = {
     # weights files (need the ONNX backend: `cnndsl compile`)
     "weights_npy_shape": ("E0701", 3, 3, "holds an array of shape [16, 3, 5, 5]; this layer needs [16, 3, 3, 3]", ()),
     "weights_npy_missing": ("E0702", 3, 3, 'weights file "data/missing.npy" not found', ()),
+    # hardening (issue 9): extreme floats, line separators, ONNX names, weight memory, npy headers
+    "float_overflow": ("E0605", 3, 18, "the number is too large for a float", ()),
+    "float_overflow_arithmetic": ("E0605", 3, 18, "`*` gives a number too large for a float", ()),
+    "source_line_separators": ("E0211", 4, 14, "`conv` has no argument `strid`", ()),
+    "onnx_output_named_like_input": ("E0704", 3, 10, "the output `x` has the name of a network input", ()),
+    "onnx_weights_too_large": ("E0705", 4, 3, "the model needs 719.0 GiB of weights, `dense1` alone 719.0 GiB", ()),
+    "weights_npy_huge_header": ("E0701", 3, 3, "holds an array of shape [100000, 1000000]", ()),
 }
 
 # How many diagnostics some entries report (all others: exactly one).
@@ -129,7 +136,7 @@ COUNTS = {"independent_errors": 3}
 
 
 def _command(name: str) -> list[str]:
-    return ["compile", "-o", "-"] if name.startswith("weights_") else ["check"]
+    return ["compile", "-o", "-"] if name.startswith(("weights_", "onnx_")) else ["check"]
 
 
 def _run(name: str, capsys, tmp_path, *extra: str) -> tuple[int, str, float]:
@@ -148,7 +155,7 @@ def test_every_catalogue_file_is_listed():
 
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_error_catalogue(name, capsys, monkeypatch, tmp_path, update_goldens):
-    if name.startswith("weights_"):
+    if name.startswith(("weights_", "onnx_")):
         pytest.importorskip("onnx")
     code, line, column, words, _ = CATALOGUE[name]
     monkeypatch.chdir(ERRORS)

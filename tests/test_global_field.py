@@ -142,3 +142,12 @@ def test_strides_are_capped_at_the_input_extent():
     """`maxpool(1, stride=2)` repeated on a 1x1 map doubled the stride each time (issue 9)."""
     net = cnndsl.loads("network N { input x: [1, 1, 1]; repeat 200 { maxpool(1, stride=2) } }")
     assert net.values["output"]["rf"] == {"size": [1, 1], "stride": [1, 1], "padding": [0, 0]}
+
+
+def test_csv_marks_global_fields():
+    import csv
+    import io
+
+    net = cnndsl.loads(SE + "network N {\n  input x: [3, 16, 16]\n  conv(4, 3) -> SE(2)\n}")
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(net.report("csv")))}
+    assert rows["SE1/mul1"]["rf_global"] == "true" and rows["SE1/identity1"]["rf_global"] == ""

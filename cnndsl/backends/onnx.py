@@ -228,7 +228,7 @@ def check_weight_memory(graph, floats: dict[str, int]) -> None:
     largest = max(floats, key=floats.get)
     free = available_memory()
     if total > MAX_WEIGHT_BYTES or (free is not None and 4 * floats[largest] > free):
-        limit = f"the limit is {_bytes(MAX_WEIGHT_BYTES)}" + (f", free memory {_bytes(free)}" if free else "")
+        limit = f"the limit is {_bytes(MAX_WEIGHT_BYTES)}" if total > MAX_WEIGHT_BYTES else f"{_bytes(free)} is free"
         raise error(
             "E0705",
             f"the model needs {_bytes(total)} of weights, `{largest}` alone {_bytes(4 * floats[largest])}; {limit}",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import usage_error
-from ..files import atomic_path
+from ..files import atomic_path, output_target, remove_stale, sync, temporary_prefix
 from .onnx_proto import DataType, pb
 
 
@@ -36,8 +36,7 @@ def write(model, arrays, path: str | os.PathLike) -> None:
         for name, array in arrays:
             f.write(_initializer_frame(name, array))
             f.write(memoryview(little_endian(array)).cast("B"))
-        f.flush()
-        os.fsync(f.fileno())
+        sync(f)
 
 
 def _field(message: str, field: str) -> int:
@@ -75,12 +74,14 @@ def save_external(model, path: Path) -> None:
     """
     import onnx
 
+    path, stream = output_target(path)
+    if stream:
+        raise usage_error(f"cannot write {path}: a model with external data needs a regular file", "E0801")
     location = path.name + ".data"
     folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise usage_error(f"cannot write {path}: it is a directory", "E0801")
+    remove_stale(folder, path.name)
     try:
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp"))
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=temporary_prefix(path.name), suffix=".tmp"))
     except OSError as exc:
         raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
     try:

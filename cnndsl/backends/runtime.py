@@ -10,6 +10,7 @@ CUDA libraries are missing.
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import re
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import usage_error
+from ..files import read_limited
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 GPU_BUILDS = ("onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino")
@@ -123,10 +125,49 @@ def _checked(ort, model, providers: list[str]):
 # -- inputs ---------------------------------------------------------------------------------
 
 
+MAX_INPUT_BYTES = 2**32
+"""4 GiB: the most input data `run` makes or reads (less when less memory is free)."""
+_FLOATS = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
+_INTEGERS = {f"tensor({t})": np.dtype(t) for t in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")}
+
+
 def random_inputs(sess, batch: int, seed: int = 0) -> dict:
-    """Standard-normal float32 inputs; the symbolic batch dimension becomes `batch`."""
+    """Random inputs of each input's type: standard normal floats, small integers (0-9),
+    booleans; the symbolic batch dimension becomes `batch`."""
     rng = np.random.default_rng(seed)
-    return {i.name: rng.standard_normal(_concrete(i.shape, batch), dtype=np.float32) for i in sess.get_inputs()}
+    inputs = sess.get_inputs()
+    check_input_bytes([(_concrete(i.shape, batch), _itemsize(i)) for i in inputs], f"--batch {batch}")
+    return {i.name: _random(rng, i, _concrete(i.shape, batch)) for i in inputs}
+
+
+def _itemsize(info) -> int:
+    kind = _FLOATS.get(info.type) or _INTEGERS.get(info.type)
+    return np.dtype(kind).itemsize if kind is not None else 1
+
+
+def _random(rng, info, shape: tuple) -> np.ndarray:
+    if info.type in _FLOATS:
+        return rng.standard_normal(shape, dtype=np.float32).astype(_FLOATS[info.type])
+    if info.type in _INTEGERS:
+        return rng.integers(0, 10, shape).astype(_INTEGERS[info.type])
+    if info.type == "tensor(bool)":
+        return rng.integers(0, 2, shape).astype(bool)
+    raise usage_error(
+        f"cannot make a random value for the input `{info.name}` of type {info.type}",
+        "E0904",
+        hint="run takes float, integer and boolean tensor inputs",
+    )
+
+
+def check_input_bytes(shapes: list[tuple], what: str) -> None:
+    """Refuse input data past MAX_INPUT_BYTES or half the free memory, before allocating it."""
+    from .onnx import _bytes, available_memory
+
+    total = sum(math.prod(shape) * size for shape, size in shapes)
+    free = available_memory()
+    limit = min(MAX_INPUT_BYTES, free // 2) if free else MAX_INPUT_BYTES
+    if total > limit:
+        raise usage_error(f"{what} makes {_bytes(total)} of input data; the limit is {_bytes(limit)}", "E0904")
 
 
 def _concrete(shape, batch: int) -> tuple:
@@ -136,8 +177,10 @@ def _concrete(shape, batch: int) -> tuple:
 def load_input(path: str, shape) -> np.ndarray:
     """An `.npy` array or an image file as a batch for an input of `shape` ([N, C, H, W] or [N, F])."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise usage_error(f"no such input file: {path}", "E0904")
+    if not file.is_file():
+        raise usage_error(f"{path} is not a regular file (a folder, pipe or device)", "E0904")
     suffix = file.suffix.lower()
     if suffix == ".npy":
         return _fit(_read_npy(file), shape, path)
@@ -149,12 +192,19 @@ def load_input(path: str, shape) -> np.ndarray:
 
 
 def _read_npy(file: Path) -> np.ndarray:
+    """The array of an `.npy` file; its header is checked (numeric, size) before the data is read."""
     try:
-        array = np.load(file, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise usage_error(f"cannot read {file}: {exc}", "E0904") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":
-        raise usage_error(f"{file} does not hold a numeric array", "E0904")
+        with open(file, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = header(f)
+            if dtype.hasobject or dtype.kind not in "fiub":
+                raise usage_error(f"{file} does not hold a numeric array", "E0904")
+            check_input_bytes([(tuple(shape), dtype.itemsize)], str(file))
+            f.seek(0)
+            array = np.lib.format.read_array(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise usage_error(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}", "E0904") from None
     return array.astype(np.float32)
 
 
@@ -162,6 +212,8 @@ def _fit(array: np.ndarray, shape, path: str) -> np.ndarray:
     """Add the batch axis when the array is one sample; the other dimensions must match."""
     if array.ndim == len(shape) - 1:
         array = array[None]
+    if array.ndim >= 1 and array.shape[0] == 0:
+        raise usage_error(f"{path} holds no sample (a batch of 0)", "E0904")
     expected = list(shape[1:])
     if array.ndim != len(shape) or list(array.shape[1:]) != expected:
         raise usage_error(
@@ -205,11 +257,21 @@ def _pillow(file: Path) -> np.ndarray:
 
 def _netpbm(file: Path) -> np.ndarray:
     """Binary PGM (P5) or PPM (P6), 8 or 16 bits per sample."""
-    data = file.read_bytes()
+    try:
+        data = read_limited(file, MAX_INPUT_BYTES)
+    except OSError as exc:
+        raise usage_error(f"cannot read {file}: {exc.strerror or exc}", "E0904") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise usage_error(f"{file} is larger than {MAX_INPUT_BYTES:,} bytes", "E0904")
     header = _NETPBM_HEADER.match(data)
     if header is None:
         raise usage_error(f"{file} is not a binary PGM/PPM image (P5 or P6)", "E0904")
     width, height, top = (int(v) for v in header.groups()[1:])
+    if width < 1 or height < 1 or not 1 <= top <= 65535:
+        raise usage_error(
+            f"{file}: a {width}x{height} image with maxval {top} (expected sizes of 1 or more, maxval 1 to 65535)",
+            "E0904",
+        )
     depth = 3 if header[1] == b"P6" else 1
     dtype = np.dtype(">u2" if top > 255 else "u1")
     count = width * height * depth
@@ -226,8 +288,14 @@ def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     return pixels[rows][:, cols]
 
 
-def summary(name: str, value: np.ndarray, top: int = 5) -> str:
-    """One output: shape and range; for a classifier ([N, K], K >= 5) the top-5 of the first sample."""
+def summary(name: str, value, top: int = 5) -> str:
+    """One output: shape and range; for a classifier ([N, K], K >= 5) the top-5 of the first sample.
+    Sequences, maps and empty or non-numeric tensors are described, not summarised."""
+    if isinstance(value, (list, dict)):
+        return f"  {name}: a {'sequence' if isinstance(value, list) else 'map'} of {len(value)} items"
+    value = np.asarray(value)
+    if value.size == 0 or value.dtype.kind not in "fiub":
+        return f"  {name}: {list(value.shape)} {value.dtype}"
     text = (
         f"  {name}: {list(value.shape)} {value.dtype}  "
         f"min {value.min():.4g}  max {value.max():.4g}  mean {value.mean():.4g}"
@@ -247,18 +315,33 @@ def _probabilities(row: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+def run_model(sess, feeds: dict) -> list:
+    """The outputs of one run; a failure inside onnxruntime is the model's problem (exit 2), not a crash."""
+    try:
+        return sess.run(None, feeds)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise usage_error(f"onnxruntime failed to run the model: {message}", "E0907") from None
+
+
+def batch_of(feeds: dict) -> int | None:
+    """The batch size of the feeds (the first dimension of the first input), None without inputs."""
+    first = next(iter(feeds.values()), None)
+    return first.shape[0] if first is not None and first.ndim else None
+
+
 def bench(sess, feeds: dict, runs: int) -> str:
     """Latency median and p90 over `runs` timed runs (after warm-up) and throughput."""
     if runs < 1:
         raise usage_error(f"--bench needs a number of runs of 1 or more, got {runs}")
     for _ in range(WARMUP_RUNS):
-        sess.run(None, feeds)
+        run_model(sess, feeds)
     times = []
     for _ in range(runs):
         started = time.perf_counter()
         sess.run(None, feeds)
         times.append(time.perf_counter() - started)
-    batch = next(iter(feeds.values())).shape[0]
+    batch = batch_of(feeds) or 1
     median, p90 = np.percentile(times, 50), np.percentile(times, 90)
     return (
         f"bench: {runs} runs, batch {batch}: median {median * 1e3:.2f} ms, p90 {p90 * 1e3:.2f} ms, "

@@ -22,6 +22,8 @@ True
 from __future__ import annotations
 
 import math
+import os
+import stat
 import zlib
 from pathlib import Path
 
@@ -100,25 +102,47 @@ def resolve(path: str, span: Span | None) -> Path:
 
 
 def load(path: str, shape: tuple, span: Span | None) -> np.ndarray:
-    """Load `path` as a float32 array of exactly `shape`; a located error otherwise."""
+    """Load `path` as a float32 array of exactly `shape`; a located error otherwise.
+
+    Only a regular file is opened (a FIFO would block), and the `.npy` header is
+    checked before any data is read: a header that claims 10^11 elements is
+    refused without allocating them.
+    """
     where = resolve(path, span)
     try:
-        array = np.load(where, allow_pickle=False)
+        info = os.stat(where)
+        if not stat.S_ISREG(info.st_mode):
+            raise error("E0702", f'weights file "{path}" is not a regular file ({where})', span)
+        with open(where, "rb") as f:
+            dtype = _check_header(f, path, shape, span)
+            f.seek(0)
+            array = np.lib.format.read_array(f, allow_pickle=False)
     except FileNotFoundError:
         raise error("E0702", f'weights file "{path}" not found (looked for {where})', span) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise error(
-            "E0702", f'cannot read weights file "{path}": {exc}', span, hint="save it with numpy.save"
+            "E0702", f'cannot read weights file "{path}": {reason}', span, hint="save it with numpy.save"
         ) from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiu":
+    if array.dtype != dtype:
         raise error("E0702", f'weights file "{path}" does not hold a numeric array', span)
-    if tuple(array.shape) != tuple(shape):
+    return np.ascontiguousarray(array, dtype=DTYPE)
+
+
+def _check_header(f, path: str, shape: tuple, span: Span | None) -> np.dtype:
+    """The array's dtype, after checking the `.npy` header's dtype and shape against the layer."""
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    found, _, dtype = read(f)
+    if dtype.hasobject or dtype.kind not in "fiu":
+        raise error("E0702", f'weights file "{path}" does not hold a numeric array', span)
+    if tuple(found) != tuple(shape):
         raise error(
             "E0701",
-            f'weights file "{path}" holds an array of shape {format_shape(array.shape)}; '
+            f'weights file "{path}" holds an array of shape {format_shape(found)}; '
             f"this layer needs {format_shape(shape)}",
             span,
             hint="the layout is [out, in/groups, kh, kw] for conv, [in, out/groups, kh, kw] for convT, "
             "[out, in] for dense, [channels] for bn and prelu",
         )
-    return np.ascontiguousarray(array, dtype=DTYPE)
+    return dtype

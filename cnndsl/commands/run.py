@@ -8,12 +8,14 @@ from pathlib import Path
 
 from ..backends.runtime import (
     _checked,
+    batch_of,
     bench,
     import_onnxruntime,
     load_input,
     open_model,
     providers_for,
     random_inputs,
+    run_model,
     summary,
 )
 from ..errors import usage_error
@@ -31,10 +33,11 @@ def command(args) -> int:
     sess = _open(ort, args, names)
     feeds = _feeds(sess, args)
     started = time.perf_counter()
-    outputs = sess.run(None, feeds)
+    outputs = run_model(sess, feeds)
     elapsed = time.perf_counter() - started
-    batch = next(iter(feeds.values())).shape[0]
-    print(f"{args.file}: {', '.join(sess.get_providers()[:1])}, batch {batch}, {elapsed * 1e3:.1f} ms")
+    batch = batch_of(feeds)
+    fed = f"batch {batch}" if batch is not None else "no inputs"
+    print(f"{args.file}: {', '.join(sess.get_providers()[:1])}, {fed}, {elapsed * 1e3:.1f} ms")
     for info, value in zip(sess.get_outputs(), outputs):
         print(summary(info.name, value))
     if args.bench:

@@ -7,6 +7,11 @@
   deletions, insertions of tokens, swapped lines, changed numbers.
 * :func:`compile_text` — the oracle: compiling must either succeed (and the
   report render) or raise :class:`cnndsl.CnnError`; anything else is a bug.
+* :func:`onnx_oracle` — the second oracle: a program that compiles gives an ONNX
+  model that passes `onnx.checker.check_model(full_check=True)` and loads in
+  onnxruntime.
+* Argument extremes (issue 9): huge, tiny, non-finite and overflowing floats,
+  strides and kernels of 10^k, and chains of hundreds of nested block calls.
 """
 
 from __future__ import annotations
@@ -160,8 +165,23 @@ TOKENS = [
     *KEYWORDS[:6],
 ]
 
+EXTREMES = [
+    "1e400",
+    "-1e400",
+    "1e300",
+    "1e-200",
+    "1e-320",
+    "1e200 * 1e200",
+    "1e300 * 10 - 1e300 * 10",
+    "0.0",
+    *(str(10**k) for k in (3, 6, 8, 9, 12, 15)),
+    "2 ** 3",
+]
 numbers = st.one_of(
-    st.integers(-2, 9), st.sampled_from([0, 1, 2, 3, 64, 10**9]), st.floats(-2, 4).map(lambda f: round(f, 2))
+    st.integers(-2, 9),
+    st.sampled_from([0, 1, 2, 3, 64, 10**9]),
+    st.floats(-2, 4).map(lambda f: round(f, 2)),
+    st.sampled_from(EXTREMES),
 )
 
 
@@ -256,8 +276,45 @@ def file_level(draw):
 
 
 @st.composite
+def extreme_calls(draw):
+    """A layer whose kernel, stride, scale or sigma is an extreme value."""
+    value = draw(st.sampled_from(EXTREMES))
+    return draw(
+        st.sampled_from(
+            [
+                f"conv(1, {value})",
+                f"conv(1, 3, stride={value})",
+                f"convT(1, 3, stride={value})",
+                f"convT(1, {value})",
+                f"maxpool(1, stride={value})",
+                f"upsample(scale={value})",
+                f"conv(1, 2, weights=gaussian({value}))",
+                f"conv(1, 3, weights=gaussian({value}))",
+                f"repeat {value} {{ maxpool(1, stride=2) }}",
+                f"dense({value})",
+            ]
+        )
+    )
+
+
+def deep_chain(depth: int) -> str:
+    """`depth` blocks, each calling the one before: B0 { relu }, B1 { B0 }, ..."""
+    return "block B0 { relu }\n" + "".join(f"block B{i} {{ B{i - 1} }}\n" for i in range(1, depth))
+
+
+@st.composite
 def programs(draw):
-    """A whole program: maybe file-level names and a block, then a network with an input and statements."""
+    """A whole program: a deep block chain, extreme arguments, or file-level names, a block and a network."""
+    parts = []
+    if draw(st.integers(0, 9)) == 0:
+        depth = draw(st.sampled_from([2, 10, 63, 64, 65, 330, 1000]))
+        parts.append(deep_chain(depth))
+        body = [f"input x: {draw(st.sampled_from(['[1, 1, 1]', '[3, 8, 8]']))}", f"B{depth - 1}"]
+        return "\n".join(parts) + "\nnetwork Deep {\n" + "\n".join(body) + "\n}\n"
+    if draw(st.integers(0, 4)) == 0:
+        dims = draw(st.sampled_from(["[1, 1, 1]", "[3, 8, 8]", "[2, 5, 5]"]))
+        terms = draw(st.lists(st.one_of(extreme_calls(), calls()), min_size=1, max_size=3))
+        return f"network Extreme {{\ninput x: {dims}\n" + " -> ".join(terms) + "\n}\n"
     parts = draw(file_level())
     if draw(st.booleans()):
         body = draw(st.lists(statements(), min_size=0, max_size=3))
@@ -295,6 +352,20 @@ def mutate(text: str, rng: random.Random, edits: int | None = None) -> str:
         else:  # a random character, sometimes outside ASCII
             text = text[:at] + rng.choice("{}()[]<>@$!?'\"\\\t\u00e9\u2192\x00") + text[at:]
     return text
+
+
+MAX_ORACLE_PARAMS = 2_000_000
+"""Models up to this size are also compiled to ONNX, checked and loaded (cheap enough for the suite)."""
+
+
+def onnx_oracle(network) -> None:
+    """The compiled model passes the ONNX checker's full check and loads in onnxruntime."""
+    import onnx
+    import onnxruntime as ort
+
+    model = network.to_onnx()
+    onnx.checker.check_model(model, full_check=True)
+    ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def compile_text(text: str, name: str = "<fuzz>") -> str:
