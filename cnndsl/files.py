@@ -27,11 +27,12 @@ from pathlib import Path
 from .errors import SOURCES, usage_error
 
 
-def output_target(path: str | os.PathLike) -> tuple[Path, bool]:
+def output_target(path: str | os.PathLike, rewrite_source: bool = False) -> tuple[Path, bool]:
     """(the file to write, whether it is a stream) for the output `path`.
 
     Symbolic links are followed to the file they name; an output that is a
-    directory, a block device, a socket or one of the program's source files is refused.
+    directory, a block device, a socket or one of the program's source files is refused
+    (unless `rewrite_source`: `cnndsl fmt` rewrites sources in place, on purpose).
     """
     given = Path(path)
     try:
@@ -49,7 +50,8 @@ def output_target(path: str | os.PathLike) -> tuple[Path, bool]:
     target = Path(os.path.realpath(given)) if given.is_symlink() else given
     if str(target).startswith("/proc/"):
         return given, True  # /dev/stdout redirected to a file: write through the open descriptor
-    _refuse_sources(given, target)
+    if not rewrite_source:
+        _refuse_sources(given, target)
     return target, False
 
 
@@ -65,7 +67,7 @@ def _refuse_sources(given: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_path(path: str | os.PathLike, rewrite_source: bool = False):
     """Yield a path to write; for a regular file a temporary one, moved over `path` only on success.
 
     >>> with atomic_path("/tmp/cnndsl-doctest.txt") as tmp:
@@ -73,7 +75,7 @@ def atomic_path(path: str | os.PathLike):
     >>> Path("/tmp/cnndsl-doctest.txt").read_text()
     'hello'
     """
-    target, stream = output_target(path)
+    target, stream = output_target(path, rewrite_source)
     if stream:
         try:
             yield str(target)
@@ -164,14 +166,14 @@ def sync(f) -> None:
         os.fsync(f.fileno())
 
 
-def write_bytes(path, data: bytes) -> None:
-    with atomic_path(path) as temporary, open(temporary, "wb") as f:
+def write_bytes(path, data: bytes, rewrite_source: bool = False) -> None:
+    with atomic_path(path, rewrite_source) as temporary, open(temporary, "wb") as f:
         f.write(data)
         sync(f)
 
 
-def write_text(path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path, text: str, rewrite_source: bool = False) -> None:
+    write_bytes(path, text.encode("utf-8"), rewrite_source)
 
 
 # -- bounded reads -----------------------------------------------------------------------------

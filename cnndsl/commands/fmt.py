@@ -49,5 +49,5 @@ def _one_file(path: str, args) -> bool:
     elif path == "-" and not args.check:
         sys.stdout.write(result)
     elif result != text and not args.check:
-        write_text(path, result)
+        write_text(path, result, rewrite_source=True)  # the one command that rewrites its sources
     return result != text
