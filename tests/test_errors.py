@@ -87,6 +87,17 @@ CATALOGUE = {
     "shape_groups": ("E0400", 3, 3, "30 input channels are not divisible by groups=4", ()),
     "shape_convT_output_pad": ("E0301", 3, 36, "output_pad 2 on the height must be smaller than the stride (2)", ()),
     "shape_projection": ("E0403", 3, 3, "no 1x1 stride maps [N, 16, 32, 32] to [N, 32, 30, 30]", ()),
+    # layers of Part 2, and lrn
+    "lrn_even_size": ("E0301", 3, 35, "`lrn` argument `size`: must be odd, got 4", ()),
+    "slice_empty": ("E0301", 3, 27, "stop 8 must be greater than start 8", ()),
+    "shape_slice_out_of_range": ("E0400", 4, 3, "`slice(8, 24)` is out of range: the input has 16 channels", ()),
+    "chunk_index_out_of_range": ("E0301", 3, 27, "index 2 is out of range for 2 parts", ()),
+    "shape_chunk_not_dividing": ("E0400", 4, 3, "16 channels do not divide into 3 equal parts", ()),
+    "upsample_size_and_scale": ("E0301", 3, 20, "`size` and `scale` exclude each other", ()),
+    "upsample_align_corners_nearest": ("E0301", 3, 41, "align_corners needs mode=linear", ()),
+    "shape_pixel_shuffle_channels": ("E0400", 4, 3, "6 channels are not divisible by 2*2 = 4", ()),
+    "shape_pixel_unshuffle_size": ("E0400", 4, 3, "the size 25x25 is not divisible by 2", ()),
+    "shape_groupnorm_groups": ("E0400", 3, 18, "24 channels are not divisible by groups=5", ()),
     # files
     "file_empty": ("E0006", 1, 1, "the file is empty", ()),
     "file_comments_only": ("E0006", 1, 1, "the file holds only comments", ()),

@@ -70,6 +70,16 @@ LAYER_CASES = {
     "prelu": "prelu",
     "softmax": "softmax(axis=1)",
     "logsoftmax": "logsoftmax(axis=2)",
+    # Part 2 (torch comparisons with random weights: tests/test_layers_part2.py)
+    "layernorm": "layernorm(eps=0.001, init=normal(1.0))",
+    "groupnorm": "groupnorm(2, init=normal(1.0))",
+    "instancenorm": "instancenorm(init=normal(1.0))",
+    "scale": "scale(0.5)",
+    "droppath": "droppath(0.2)",
+    "slice": "slice(1, 3)",
+    "chunk": "chunk(2, 1)",
+    "pixel_shuffle": "pixel_shuffle(2)",
+    "pixel_unshuffle": "pad([0, 0, 1, 1]) -> pixel_unshuffle(2)",
 }
 ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0),
@@ -82,6 +92,9 @@ ACTIVATIONS = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "tanh": np.tanh,
     "hardswish": lambda x: x * np.clip(x + 3, 0, 6) / 6,
+    "hardsigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
 }
 
 

@@ -29,6 +29,11 @@ def _silu_onnx(self, emit, inputs, node) -> str:
     return emit.op("Mul", [inputs[0], gate], node)
 
 
+def _hardsigmoid_onnx(self, emit, inputs, node) -> str:
+    # ONNX's default slope is 0.2 (Keras); PyTorch's nn.Hardsigmoid is relu6(x + 3) / 6
+    return emit.op("HardSigmoid", inputs, node, alpha=1 / 6, beta=0.5)
+
+
 _simple("relu", 1, "max(x, 0)", onnx="Relu")
 _simple("relu6", 2, "min(max(x, 0), 6)", onnx=_relu6_onnx)
 _simple("leakyrelu", 2, "x if x > 0 else alpha * x", (Arg("alpha", number(), 0.01),), onnx="LeakyRelu")
@@ -39,6 +44,9 @@ _simple("silu", 4, "x * sigmoid(x) (swish)", onnx=_silu_onnx)
 _simple("sigmoid", 3, "1 / (1 + exp(-x))", onnx="Sigmoid")
 _simple("tanh", 1, "hyperbolic tangent", onnx="Tanh")
 _simple("hardswish", 4, "x * relu6(x + 3) / 6", onnx="HardSwish")
+_simple("hardsigmoid", 3, "relu6(x + 3) / 6 (PyTorch's slope 1/6)", onnx=_hardsigmoid_onnx)
+_simple("softplus", 3, "log(1 + exp(x))", onnx="Softplus")
+_simple("mish", 5, "x * tanh(softplus(x))", onnx="Mish")
 
 
 @register

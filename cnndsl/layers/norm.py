@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .args import Arg, integer, number
+from .args import Arg, ArgError, integer, number
 from .base import Layer, ShapeError, elements, register
 from .conv import LEARNABLE_ARGS
 
@@ -42,6 +42,16 @@ class BatchNorm(Layer):
         return emit.op("BatchNormalization", [inputs[0], scale, shift, mean, var], node, epsilon=self.attrs["epsilon"])
 
 
+def _odd(value):
+    size = integer(1)(value)
+    if size % 2 == 0:
+        raise ArgError(
+            f"must be odd, got {size}",
+            f"ONNX's LRN (and onnxruntime) take a window centred on each channel; use {size - 1} or {size + 1}",
+        )
+    return size
+
+
 @register
 class LocalResponseNorm(Layer):
     kind = "lrn"
@@ -50,7 +60,7 @@ class LocalResponseNorm(Layer):
     onnx_op = "LRN"
     onnx_attrs = ("size", "alpha", "beta", "bias")
     arguments = (
-        Arg("size", integer(1), 5),
+        Arg("size", _odd, 5),
         Arg("alpha", number(), 1e-4),
         Arg("beta", number(), 0.75),
         Arg("k", number(), 2.0, attr="bias"),

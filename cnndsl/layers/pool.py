@@ -7,7 +7,7 @@ from math import prod
 from ..fields import window
 from .args import Arg, boolean, integer, padding, pair
 from .base import Layer, ShapeError, elements, register, require_image, size_text, spatial
-from .window import output_sizes, same_pads
+from .window import ceil_for_opset21, output_sizes, same_pads
 
 
 class _Pool(Layer):
@@ -52,15 +52,15 @@ class _Pool(Layer):
         return text + (f" /{size_text(self.strides)}" if self.strides != (1, 1) else "")
 
     def onnx(self, emit, inputs, node) -> str:
-        window = {
-            "kernel_shape": self.attrs["kernel_shape"],
-            "strides": self.strides,
-            "pads": self.pads_for(emit.input_shapes(node)[0]),
-        }
-        return emit.op(self.onnx_op, inputs, node, **window, **self.onnx_options())
+        shape = emit.input_shapes(node)[0]
+        pads, ceil = self.pads_for(shape), self.attrs.get("ceil", False)
+        if ceil:  # an opset-21 model must not rely on MaxPool-22's rule for the last window
+            pads, ceil = ceil_for_opset21(spatial(shape), self.attrs["kernel_shape"], self.strides, pads)
+        window = {"kernel_shape": self.attrs["kernel_shape"], "strides": self.strides, "pads": pads}
+        return emit.op(self.onnx_op, inputs, node, **window, **self.onnx_options(ceil))
 
-    def onnx_options(self) -> dict:
-        return {"ceil_mode": int(self.attrs["ceil"])}
+    def onnx_options(self, ceil: bool) -> dict:
+        return {"ceil_mode": int(ceil)}
 
 
 POOL_ARGS = (
@@ -89,8 +89,32 @@ class AvgPool(_Pool):
     arguments = (*POOL_ARGS, Arg("include_pad", boolean, False))
     onnx_op = "AveragePool"
 
-    def onnx_options(self) -> dict:
-        return {**super().onnx_options(), "count_include_pad": int(self.attrs["include_pad"])}
+    def onnx(self, emit, inputs, node) -> str:
+        shape = emit.input_shapes(node)[0]
+        pads = self.pads_for(shape)
+        if self.attrs["include_pad"] and self.attrs["ceil"]:
+            trimmed, _ = ceil_for_opset21(spatial(shape), self.attrs["kernel_shape"], self.strides, pads)
+            if any(t > p for t, p in zip(trimmed[2:], pads[2:])):
+                return self._padded_onnx(emit, inputs, node, shape, pads)
+        return super().onnx(emit, inputs, node)
+
+    def _padded_onnx(self, emit, inputs, node, shape, pads) -> str:
+        """The padding as zeros of a `Pad`, then a pool that counts only what it sees.
+
+        Needed where opset 21 can state the windows only with more end padding than
+        the source's, which `count_include_pad` would count too (PyTorch does not).
+        """
+        top, left, bottom, right = pads
+        if any(pads):
+            zeros = emit.constant(node, "pads", [0, 0, top, left, 0, 0, bottom, right])
+            inputs = [emit.op("Pad", [inputs[0], zeros], node, "pad")]
+        sizes = (shape[2] + top + bottom, shape[3] + left + right)
+        pads, ceil = ceil_for_opset21(sizes, self.attrs["kernel_shape"], self.strides, (0,) * 4, spatial(node.shape))
+        window = {"kernel_shape": self.attrs["kernel_shape"], "strides": self.strides, "pads": pads}
+        return emit.op(self.onnx_op, inputs, node, **window, ceil_mode=int(ceil), count_include_pad=0)
+
+    def onnx_options(self, ceil: bool) -> dict:
+        return {**super().onnx_options(ceil), "count_include_pad": int(self.attrs["include_pad"])}
 
 
 @register
@@ -105,7 +129,7 @@ class LpPool(_Pool):
     )
     onnx_op = "LpPool"
 
-    def onnx_options(self) -> dict:
+    def onnx_options(self, ceil: bool) -> dict:
         return {"p": self.attrs["p"]}
 
 

@@ -7,8 +7,8 @@ from math import floor
 
 from ..fields import resample, window
 from ..values import describe
-from .args import Arg, ArgError, amounts, choice, integer, number
-from .base import Layer, ShapeError, elements, register, require_image, spatial
+from .args import Arg, ArgError, amounts, boolean, choice, integer, number, pair
+from .base import Layer, ShapeError, elements, format_shape, register, require_image, spatial
 
 
 class Input(Layer):
@@ -83,16 +83,51 @@ def _scale(value):
     return (one(value), one(value))
 
 
+def _size(value):
+    if not isinstance(value, list):
+        raise ArgError(f"expected [height, width], got {describe(value)}", "write the output size as `size=[h, w]`")
+    return pair()(value)
+
+
 @register
 class Upsample(Layer):
+    """Resize by `scale`, to a fixed `size`, or to the spatial size of a second input.
+
+    The second input (`like=NAME` in source, bound by the lowering) is only a
+    reference: its values are never read, only its height and width.
+    """
+
     kind = "upsample"
     family = "resample"
-    doc = "resize by `scale` (nearest or linear, half-pixel centres)"
-    arguments = (Arg("scale", _scale, 2, attr="scales"), Arg("mode", choice("nearest", "linear"), "nearest"))
+    arity = 1  # or 2: the `like=` reference tensor as the second input
+    doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
+    arguments = (
+        Arg("scale", _scale, None, attr="scales", doc="a number or [h, w]; 2 when neither size nor like is given"),
+        Arg("mode", choice("nearest", "linear"), "nearest"),
+        Arg("size", _size, None, attr="sizes", doc="the output [h, w]"),
+        Arg("align_corners", boolean, False, doc="linear only: corner pixels aligned (PyTorch's align_corners)"),
+    )
+
+    def check(self) -> None:
+        a = self.attrs
+        given = [name for name, key in (("scale", "scales"), ("size", "sizes")) if a.get(key) is not None]
+        if a.get("like") is not None and given:
+            raise _conflict("like", f"`like` and `{given[0]}` exclude each other", "give only one of them")
+        if len(given) == 2:
+            raise _conflict("size", "`size` and `scale` exclude each other", "give the output size or the scale")
+        if a.get("align_corners") and a["mode"] != "linear":
+            raise _conflict(
+                "align_corners", "align_corners needs mode=linear", "nearest has no corners to align (as PyTorch)"
+            )
 
     def output_shape(self, shapes):
         require_image(shapes[0], self.kind)
-        sizes = tuple(floor(n * s) for n, s in zip(spatial(shapes[0]), self.attrs["scales"]))
+        if len(shapes) > 1:
+            return (*shapes[0][:2], *_reference_size(shapes[1]))
+        if self.attrs.get("sizes") is not None:
+            return (*shapes[0][:2], *self.attrs["sizes"])
+        scales = self.attrs.get("scales") or (2.0, 2.0)
+        sizes = tuple(floor(n * s) for n, s in zip(spatial(shapes[0]), scales))
         if min(sizes) < 1:
             raise ShapeError(f"`upsample` output would be {sizes[0]}x{sizes[1]}", "use a larger scale")
         return (*shapes[0][:2], *sizes)
@@ -103,26 +138,60 @@ class Upsample(Layer):
     def field(self, fields, shapes, out):
         if fields[0] is None:
             return None
-        linear = self.attrs["mode"] == "linear"
-        scale = tuple(Fraction(s).limit_denominator(1000) for s in self.attrs["scales"])
-        return resample(fields[0], (2, 2) if linear else (1, 1), scale, (-1, -1) if linear else (0, 0))
+        steps = self.steps(spatial(shapes[0]), spatial(out))
+        if self.attrs["mode"] == "nearest":
+            return resample(fields[0], (1, 1), tuple(1 / s for s in steps), (0, 0))
+        if self.attrs.get("align_corners"):
+            return resample(fields[0], (2, 2), tuple(1 / s for s in steps), (0, 0))
+        first = tuple(floor(s / 2 - Fraction(1, 2)) for s in steps)  # half-pixel: output 0 reads x = s/2 - 1/2
+        return resample(fields[0], (2, 2), tuple(1 / s for s in steps), first)
+
+    def steps(self, sizes: tuple, out: tuple) -> tuple:
+        """Input pixels per output pixel on each axis, as the sampling positions advance."""
+        if self.attrs.get("align_corners"):
+            return tuple(Fraction(n - 1, o - 1) if o > 1 else Fraction(1) for n, o in zip(sizes, out))
+        scales = self.attrs.get("scales")
+        if scales is not None:
+            return tuple(1 / Fraction(s).limit_denominator(1000) for s in scales)
+        return tuple(Fraction(n, o) for n, o in zip(sizes, out))
 
     def label(self) -> str:
-        s = self.attrs["scales"]
-        return f"upsample x{s[0]:g} {self.attrs['mode']}"
+        a, mode = self.attrs, self.attrs["mode"]
+        if a.get("like") is not None:
+            return f"upsample like {a['like']} {mode}"
+        if a.get("sizes") is not None:
+            return f"upsample to {a['sizes'][0]}x{a['sizes'][1]} {mode}"
+        s = a.get("scales") or (2.0, 2.0)
+        return f"upsample x{s[0]:g} {mode}" if s[0] == s[1] else f"upsample x{s[0]:g}x{s[1]:g} {mode}"
 
     def onnx(self, emit, inputs, node) -> str:
         # output sizes (int64) rather than float scales: floats in the model are weights only
-        sizes = emit.constant(node, "sizes", list(spatial(node.shape)))
-        return emit.op(
-            "Resize",
-            [inputs[0], "", "", sizes],
-            node,
-            axes=[2, 3],
-            mode=self.attrs["mode"],
-            coordinate_transformation_mode="half_pixel",
-            nearest_mode="round_prefer_floor",
+        if len(inputs) > 1:  # like=: the reference's [H, W], read at run time
+            sizes = emit.op("Shape", [inputs[1]], node, "like_size", start=2, end=4)
+        else:
+            sizes = emit.constant(node, "sizes", list(spatial(node.shape)))
+        return emit.op("Resize", [inputs[0], "", "", sizes], node, axes=[2, 3], **self.onnx_modes())
+
+    def onnx_modes(self) -> dict:
+        if self.attrs["mode"] == "nearest":  # PyTorch's `nearest`: floor(o * in / out)
+            return {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+        corners = "align_corners" if self.attrs.get("align_corners") else "half_pixel"
+        return {"mode": "linear", "coordinate_transformation_mode": corners}
+
+
+def _conflict(arg: str, message: str, hint: str) -> ArgError:
+    exc = ArgError(message, hint)
+    exc.arg = arg
+    return exc
+
+
+def _reference_size(shape: tuple) -> tuple:
+    if len(shape) != 4:
+        raise ShapeError(
+            f"`upsample` like= needs an image [N, C, H, W] to copy the size of, got {format_shape(shape)}",
+            inputs={1: f"this gives {format_shape(shape)}"},
         )
+    return spatial(shape)
 
 
 @register

@@ -61,3 +61,33 @@ def transposed_sizes(kind, sizes, kernel, strides, pads, output_pad, dilations) 
             )
         out.append(size)
     return tuple(out)
+
+
+def ceil_for_opset21(sizes, kernel, strides, pads, want=None) -> tuple[tuple, bool]:
+    """ONNX `pads` and `ceil_mode` for a `ceil=true` pooling, stated so that an
+    opset-21 model needs no rule dropping a last window that starts in the end padding.
+
+    That rule entered the ONNX shape formula only with MaxPool-22. Where it
+    would drop a window, the end padding is trimmed (keeping ceil mode), or else
+    ceil mode is turned off with the end padding that yields the same windows on
+    both axes. Trimmed padding keeps every value; padding added beyond the
+    source's changes only `avgpool(include_pad=true)`, which then pads
+    explicitly (`AvgPool.onnx`), stating the output size `want`. Checked against
+    PyTorch in tests/test_pool_ceil.py.
+    """
+    want = want or [_one_axis("", "", sizes[i], kernel[i], strides[i], pads[i], pads[i + 2], 1, True) for i in range(2)]
+    for ceil, grow in ((True, False), (False, False), (False, True)):
+        ends = [_end_pad(sizes[i], kernel[i], strides[i], pads[i], pads[i + 2], want[i], ceil, grow) for i in range(2)]
+        if None not in ends:
+            return (*pads[:2], *ends), ceil
+    raise AssertionError(f"no opset-21 padding reproduces the windows of {sizes}")  # never: see the tests
+
+
+def _end_pad(size, k, s, begin, end, want, ceil, grow) -> int | None:
+    """The end padding closest to `end` (at most `end`, or above it when `grow`)
+    that gives `want` windows without the drop rule."""
+    for e in range(end, end + s + k) if grow else range(end, -1, -1):
+        span = size + begin + e - k
+        if span >= 0 and (-(-span // s) if ceil else span // s) + 1 == want:
+            return e
+    return None
