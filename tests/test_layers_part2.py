@@ -328,3 +328,11 @@ def test_field_of_a_position_covers_every_channel():
     reads, rf = _rows_read("pixel_unshuffle(2) -> pixel_shuffle(2)", (1, 24, 2))
     assert all(rows == {o} for o, rows in enumerate(reads))
     assert (rf["size"][0], rf["stride"][0], rf["padding"][0]) == (2, 1, 0)
+
+
+@pytest.mark.parametrize(("given", "message"), [("scales", "`like` and `scale`"), ("sizes", "`like` and `size`")])
+def test_upsample_like_excludes_scale_and_size(given, message):
+    attrs = {"scales": None, "sizes": None, "mode": "nearest", "align_corners": False, "like": "skip", given: (2, 2)}
+    with pytest.raises(cnndsl.layers.ArgError, match=message) as caught:
+        cnndsl.layers.LAYERS["upsample"](attrs).check()
+    assert caught.value.arg == "like"  # the lowering puts the caret under `like=`

@@ -93,13 +93,17 @@ def _size(value):
 class Upsample(Layer):
     """Resize by `scale`, to a fixed `size`, or to the spatial size of a second input.
 
-    The second input (`like=NAME` in source, bound by the lowering) is only a
-    reference: its values are never read, only its height and width.
+    `like=NAME` names a tensor, not a value, so it is not in `arguments`: the
+    lowering binds the other arguments, sets ``attrs["like"]`` to the name as
+    written, runs :meth:`check`, and adds the node with inputs ``[current,
+    NAME's node]``. The second input is only a reference: its height and width
+    are copied, its values never read.
     """
 
     kind = "upsample"
     family = "resample"
-    arity = 1  # or 2: the `like=` reference tensor as the second input
+    arity = 1  # plus the `like=` reference as a second input
+    tensor_args = ("like",)  # keyword arguments that name a tensor, passed as extra inputs in this order
     doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
     arguments = (
         Arg("scale", _scale, None, attr="scales", doc="a number or [h, w]; 2 when neither size nor like is given"),
