@@ -31,12 +31,54 @@ MODERN = {
     "mobilenet_v3_large": ("mobilenet_v3_large", {}, "MobileNetV3Large", 5_483_032, 24_400, 0.217),
     "efficientnet_b0": ("efficientnet", {}, "EfficientNet", 5_288_548, 42_016, 0.386),
     "efficientnet_b1": ("efficientnet", {"depth": 1.1, "size": 240}, "EfficientNet", 7_794_184, 62_048, 0.687),
-    "efficientnet_b2": ("efficientnet", {"width": 1.1, "depth": 1.2, "size": 288}, "EfficientNet", 9_109_994, 67_568, 1.088),
-    "efficientnet_b3": ("efficientnet", {"width": 1.2, "depth": 1.4, "size": 300}, "EfficientNet", 12_233_232, 87_296, 1.827),
-    "efficientnet_b4": ("efficientnet", {"width": 1.4, "depth": 1.8, "size": 380}, "EfficientNet", 19_341_616, 125_200, 4.394),
-    "efficientnet_b5": ("efficientnet", {"width": 1.6, "depth": 2.2, "size": 456}, "EfficientNet", 30_389_784, 172_736, 10.266),
-    "efficientnet_b6": ("efficientnet", {"width": 1.8, "depth": 2.6, "size": 528}, "EfficientNet", 43_040_704, 224_432, 19.068),
-    "efficientnet_b7": ("efficientnet", {"width": 2.0, "depth": 3.1, "size": 600}, "EfficientNet", 66_347_960, 310_720, 37.746),
+    "efficientnet_b2": (
+        "efficientnet",
+        {"width": 1.1, "depth": 1.2, "size": 288},
+        "EfficientNet",
+        9_109_994,
+        67_568,
+        1.088,
+    ),
+    "efficientnet_b3": (
+        "efficientnet",
+        {"width": 1.2, "depth": 1.4, "size": 300},
+        "EfficientNet",
+        12_233_232,
+        87_296,
+        1.827,
+    ),
+    "efficientnet_b4": (
+        "efficientnet",
+        {"width": 1.4, "depth": 1.8, "size": 380},
+        "EfficientNet",
+        19_341_616,
+        125_200,
+        4.394,
+    ),
+    "efficientnet_b5": (
+        "efficientnet",
+        {"width": 1.6, "depth": 2.2, "size": 456},
+        "EfficientNet",
+        30_389_784,
+        172_736,
+        10.266,
+    ),
+    "efficientnet_b6": (
+        "efficientnet",
+        {"width": 1.8, "depth": 2.6, "size": 528},
+        "EfficientNet",
+        43_040_704,
+        224_432,
+        19.068,
+    ),
+    "efficientnet_b7": (
+        "efficientnet",
+        {"width": 2.0, "depth": 3.1, "size": 600},
+        "EfficientNet",
+        66_347_960,
+        310_720,
+        37.746,
+    ),
     "resnext50_32x4d": ("resnext50_32x4d", {}, "ResNeXt50", 25_028_904, 68_224, 4.23),
     "wide_resnet50_2": ("wide_resnet50_2", {}, "WideResNet50", 68_883_240, 68_224, 11.398),
     "shufflenet_v2_x0_5": ("shufflenet_v2", {"width": 0.5}, "ShuffleNetV2", 1_366_792, 7_952, 0.04),
@@ -59,6 +101,7 @@ DEEPLAB_NO_AUX_STATE = 56_704
 
 # -- YOLOv2, by hand from yolo-voc.cfg ----------------------------------------------------
 
+
 def unit(cin: int, cout: int, k: int) -> int:
     """Darknet convolution with batch norm: no bias; the norm's scale and shift."""
     return cin * cout * k * k + 2 * cout
@@ -68,11 +111,24 @@ def unit(cin: int, cout: int, k: int) -> int:
 YOLOV2_CONVS = [
     (3, 32, 3, 416),
     (32, 64, 3, 208),
-    (64, 128, 3, 104), (128, 64, 1, 104), (64, 128, 3, 104),
-    (128, 256, 3, 52), (256, 128, 1, 52), (128, 256, 3, 52),
-    (256, 512, 3, 26), (512, 256, 1, 26), (256, 512, 3, 26), (512, 256, 1, 26), (256, 512, 3, 26),
-    (512, 1024, 3, 13), (1024, 512, 1, 13), (512, 1024, 3, 13), (1024, 512, 1, 13), (512, 1024, 3, 13),
-    (1024, 1024, 3, 13), (1024, 1024, 3, 13),  # detection head
+    (64, 128, 3, 104),
+    (128, 64, 1, 104),
+    (64, 128, 3, 104),
+    (128, 256, 3, 52),
+    (256, 128, 1, 52),
+    (128, 256, 3, 52),
+    (256, 512, 3, 26),
+    (512, 256, 1, 26),
+    (256, 512, 3, 26),
+    (512, 256, 1, 26),
+    (256, 512, 3, 26),
+    (512, 1024, 3, 13),
+    (1024, 512, 1, 13),
+    (512, 1024, 3, 13),
+    (1024, 512, 1, 13),
+    (512, 1024, 3, 13),
+    (1024, 1024, 3, 13),
+    (1024, 1024, 3, 13),  # detection head
     (512, 64, 1, 26),  # passthrough: 26x26x64 -> reorg -> 13x13x256
     (256 + 1024, 1024, 3, 13),  # after the route joins both
 ]
@@ -102,9 +158,12 @@ def unet_macs(size: int, classes: int = 2) -> int:
         total += below * below * (2 * c) * c * 4 + (2 * c * c + c * c) * 9 * s * s
     return total + 64 * classes * s * s
 
+
 # file stem -> (network name, parameters, source): the default network of each file.
 MODERN_PARAMS = {
-    **{stem: (name, params, "torchvision num_params") for stem, over, name, params, _, _ in MODERN.values() if not over},
+    **{
+        stem: (name, params, "torchvision num_params") for stem, over, name, params, _, _ in MODERN.values() if not over
+    },
     "deeplabv3_resnet50": ("DeepLabV3ResNet50", DEEPLAB_NO_AUX, "torchvision num_params, aux_loss=False"),
     "yolov2": ("YOLOv2", YOLOV2_PARAMS, "yolo-voc.cfg, by hand"),
     "unet_any": ("UNetAnySize", UNET_PARAMS, "paper, by hand"),
@@ -188,14 +247,31 @@ MODERN_VALUES = {
     "convnext_tiny": {"features": [768, 7, 7]},
     "convnext_small": {"features": [768, 7, 7]},
     # DenseNet Table 1: dense blocks at 56, 28, 14, 7; 64 + 6 x 32 = 256 channels after block 1
-    "densenet121": {"b1": [256, 56, 56], "t1": [128, 28, 28], "b2": [512, 28, 28], "b3": [1024, 14, 14], "b4": [1024, 7, 7]},
+    "densenet121": {
+        "b1": [256, 56, 56],
+        "t1": [128, 28, 28],
+        "b2": [512, 28, 28],
+        "b3": [1024, 14, 14],
+        "b4": [1024, 7, 7],
+    },
     "squeezenet1_1": {"f2": [128, 55, 55], "f4": [256, 27, 27], "features": [512, 13, 13]},
     "deeplabv3_resnet50": {"c3": [512, 65, 65], "c4": [1024, 65, 65], "c5": [2048, 65, 65]},
     # YOLOv2 at 416: 26x26 fine features, 13x13 grid, passthrough 26x26x64 -> 13x13x256
-    "yolov2": {"fine": [512, 26, 26], "coarse": [1024, 13, 13], "passthrough": [256, 13, 13], "detections": [125, 13, 13]},
+    "yolov2": {
+        "fine": [512, 26, 26],
+        "coarse": [1024, 13, 13],
+        "passthrough": [256, 13, 13],
+        "detections": [125, 13, 13],
+    },
     # U-Net at the paper's 572: pools floor 143 -> 71 -> 35, up steps resize to the skips
-    "unet_any": {"d3": [256, 143, 143], "d4": [512, 71, 71], "bottom": [1024, 35, 35], "u4": [512, 71, 71],
-                 "u1": [64, 572, 572], "scores": [2, 572, 572]},
+    "unet_any": {
+        "d3": [256, 143, 143],
+        "d4": [512, 71, 71],
+        "bottom": [1024, 35, 35],
+        "u4": [512, 71, 71],
+        "u1": [64, 572, 572],
+        "scores": [2, 572, 572],
+    },
 }
 
 

@@ -35,14 +35,13 @@ from pathlib import Path
 from ..errors import did_you_mean, usage_error
 from ..files import write_bytes, write_text
 from ..report import field_text, human
+from .layout import default_view
 
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
 RANKDIRS = ("TB", "LR")
 ENVIRONMENT = "CNNDSL_DOT"
 LEGEND_COLUMNS = 3
-WHOLE = 48
-"""Networks of at most this many layers are drawn whole by default."""
 
 FAMILIES = {  # family: (fill colour, legend text)
     "io": ("#37474f", "input / output"),
@@ -202,21 +201,26 @@ class Item:
 def items(network, depth: int | None = None) -> list[Item]:
     """The diagram's nodes in topological order; `depth` as in :meth:`Network.rows`.
 
-    With `depth` None, networks of at most WHOLE layers are drawn whole and
-    larger ones with each innermost block (one that calls no other block)
-    collapsed: ResNet-50 as stages of bottleneck nodes, GoogLeNet as
-    inception modules of conv-bn-relu units.
+    With `depth` None, the most detailed drawing within the node budget and the
+    aspect ratio of :mod:`.layout` (ResNet-50 as stages of bottleneck nodes).
     """
-    graph = network.graph
     if depth is not None and depth < 0:
         raise usage_error("the depth must be 0 or more", "E0815")
+    if depth is not None:
+        return _group(network, depth, False)
+    depth, leaves = default_view(network, lambda view: _group(network, *view))
+    return _group(network, depth, leaves)
+
+
+def _group(network, depth: int | None, leaves: bool) -> list[Item]:
+    """Blocks nested deeper than `depth` (and with `leaves` every innermost block) as one item."""
+    graph = network.graph
     parents = {path[:k] for path in graph.blocks for k in range(1, len(path))}
-    collapse_leaves = depth is None and len(graph) > WHOLE
     found: dict[str, Item] = {}
     for node in graph.nodes():
         if depth is not None and len(node.scope) > depth:
             path = node.scope[: depth + 1]
-        elif collapse_leaves and node.scope and node.scope not in parents:
+        elif leaves and node.scope and node.scope not in parents:
             path = node.scope
         else:
             path = None
