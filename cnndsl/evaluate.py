@@ -11,10 +11,23 @@ from .values import Func, Function, Symbol, describe
 MAX_DEPTH = 100
 MAX_INT = 2**53  # beyond any real size; keeps arithmetic on huge numbers from exhausting the machine
 MAX_LIST = 10_000
+MAX_CALLS = 10_000  # `fn` bodies evaluated per compilation (results are reused: functions are pure)
 
 
 UNKNOWN = object()
 """The value of a parameter whose own definition failed (already reported)."""
+
+
+class Calls:
+    """The `fn` calls of one compilation: each result by its arguments, and a budget of evaluations.
+
+    Functions are pure, so a call with arguments seen before reuses the result; the
+    budget stops a program whose functions call each other exponentially often.
+    """
+
+    def __init__(self, limit: int = MAX_CALLS):
+        self.results: dict = {}
+        self.left = limit
 
 
 class Poisoned(Exception):
@@ -233,6 +246,34 @@ def _call_function(expr: syn.FunCall, function: Function, scope: Scope, depth: i
     """A file-level `fn`: bind the arguments, then evaluate its body with file-level names only."""
     definition = function.definition
     values = _function_arguments(expr, definition, scope, depth)
+    calls = function.calls
+    if calls is None:
+        return _evaluate_function(expr, function, values, depth)
+    key = (definition.name, tuple((name, _key(value)) for name, value in values.items()))
+    if key not in calls.results:
+        calls.left -= 1
+        if calls.left < 0:
+            raise error(
+                "E0606",
+                f"functions are called more than {MAX_CALLS:,} times",
+                expr.span,
+                hint="the `fn`s call each other too often; simplify them",
+            )
+        calls.results[key] = _evaluate_function(expr, function, values, depth)
+    return calls.results[key]
+
+
+def _key(value):
+    """A hashable key that tells `1`, `1.0` and `true` apart."""
+    if isinstance(value, list):
+        return ("list", tuple(_key(v) for v in value))
+    if isinstance(value, Func):
+        return ("func", value.name, tuple(_key(v) for v in value.args))
+    return (type(value).__name__, value)
+
+
+def _evaluate_function(expr: syn.FunCall, function: Function, values: dict, depth: int):
+    definition = function.definition
     names = dict(function.names)
     for param in definition.params:
         if param.name in values:
@@ -250,7 +291,8 @@ def _call_function(expr: syn.FunCall, function: Function, scope: Scope, depth: i
         return evaluate(definition.body, Scope(names, {}), depth + 1)
     except CnnError as exc:
         for d in exc.diagnostics:
-            d.notes.append(Label(expr.span, f"in this call of `{definition.name}`"))
+            if len(d.notes) < 3 and d.code != "E0606":  # the innermost calls; a limit needs no trace
+                d.notes.append(Label(expr.span, f"in this call of `{definition.name}`"))
         raise
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from . import syntax as syn
 from .errors import CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
-from .evaluate import UNKNOWN, Poisoned, Scope, evaluate, truth
+from .evaluate import UNKNOWN, Calls, Poisoned, Scope, evaluate, truth
 from .functions import BUILTINS, VALUE_FUNCTIONS
 from .graph import BlockInstance, Graph, Node, Value
 from .layers import LAYERS, MERGES, ArgError, Input, Layer, format_shape
@@ -764,9 +764,10 @@ class _Lowering:
     def file_names(self) -> dict:
         """File-level `fn`s and `let`s, shared by every body; a `let` sees those before it."""
         if self.names is None:
-            names = self.names = {}
+            names, calls = {}, Calls()
+            self.names = names
             for definition in self.program.functions.values():
-                names[definition.name] = Function(definition, names)
+                names[definition.name] = Function(definition, names, calls)
             for stmt in self.program.constants.values():
                 names[stmt.name] = self._let_value(stmt, Env(names, {}))
         return self.names

@@ -32,6 +32,7 @@ class Function:
 
     definition: object  # syntax.Function
     names: dict
+    calls: object = None  # evaluate.Calls: results by arguments and a budget, shared by one compilation
 
     @property
     def name(self) -> str:

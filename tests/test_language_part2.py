@@ -296,6 +296,19 @@ def test_fn_call_errors(call, code, words):
     assert words in diagnostics[0][3]
 
 
+def test_functions_calling_each_other_exponentially_are_stopped():
+    """f39 would evaluate f0 2^39 times; results are reused by arguments, and distinct calls are bounded."""
+    chain = "".join(
+        f"fn f{i}(x) = f{i - 1}((3 * x) % 1000003) - f{i - 1}((7 * x + 1) % 1000003)\n" for i in range(1, 40)
+    )
+    ((code, line, *_),) = fails("fn f0(x) = x\n" + chain + "network N { input x: [1, 4, 4]; conv(f39(1), 1) }")
+    assert code == "E0606"
+    # the same shape of program with repeated arguments is cheap: f29(1) evaluates 30 + 29 bodies at most
+    chain = "".join(f"fn f{i}(x) = f{i - 1}(x) + f{i - 1}(x + 1) - f{i - 1}(x)\n" for i in range(1, 30))
+    n = net("fn f0(x) = x\n" + chain + "network N { input x: [1, 4, 4]; conv(f29(1), 1) }")
+    assert shape(n)[0] == 30  # f_i(x) = f_{i-1}(x + 1) = x + i
+
+
 def test_error_inside_a_fn_body_names_the_call():
     with pytest.raises(cnndsl.CnnError) as caught:
         net("fn third(v) = v / 3\nnetwork N {\n  input x: [1, 4, 4]\n  conv(third(10), 1)\n}")

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 import cnndsl
 
 ROOT = Path(__file__).resolve().parents[2]
-ARCHITECTURES = sorted((ROOT / "architectures").glob("*.cnn"))
+# Real programs to mutate: the architectures, and the programs written to Part 2 of the language.
+PART2 = ROOT / "tests" / "data" / "part2"
+ARCHITECTURES = sorted((ROOT / "architectures").glob("*.cnn")) + sorted(PART2.glob("*.cnn"))
 
 LAYERS = [
     "conv",
@@ -72,6 +74,9 @@ KEYWORDS = [
     "w",
     "normal(0.1)",
     "gaussian(1.0)",
+    "k",
+    "widths",
+    "f(3)",
 ]
 ARG_NAMES = [
     "stride",
@@ -95,6 +100,9 @@ ARG_NAMES = [
     "shortcut",
     "strid",
     "w",
+    "like",
+    "size",
+    "align_corners",
 ]
 TOKENS = [
     "{",
@@ -137,6 +145,17 @@ TOKENS = [
     "mul",
     "residual",
     "frozen",
+    "if",
+    "else",
+    "let",
+    "fn",
+    "and",
+    "or",
+    "not",
+    "==",
+    "<",
+    ">=",
+    "like=x",
     *LAYERS[:6],
     *KEYWORDS[:6],
 ]
@@ -150,7 +169,9 @@ numbers = st.one_of(
 def expressions(draw, depth=0):
     if depth > 2 or draw(st.booleans()):
         return str(draw(st.one_of(numbers, st.sampled_from(KEYWORDS))))
-    kind = draw(st.sampled_from(["binary", "list", "index", "paren", "neg"]))
+    kind = draw(st.sampled_from(["binary", "list", "index", "paren", "neg", "compare", "logic", "cond", "call"]))
+    if kind in ("compare", "logic", "cond", "call"):
+        return draw(conditions(kind, depth))
     if kind == "binary":
         op = draw(st.sampled_from(["+", "-", "*", "/", "//", "%"]))
         return f"{draw(expressions(depth + 1))} {op} {draw(expressions(depth + 1))}"
@@ -165,6 +186,25 @@ def expressions(draw, depth=0):
 
 
 @st.composite
+def conditions(draw, kind, depth):
+    """Part 2 expressions: comparisons, `and`/`or`/`not`, `A if C else B`, function calls."""
+    inner = expressions(depth + 1)
+    if kind == "compare":
+        op = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]))
+        return f"{draw(inner)} {op} {draw(inner)}"
+    if kind == "logic":
+        op = draw(st.sampled_from(["and", "or", "not"]))
+        return f"not {draw(inner)}" if op == "not" else f"{draw(inner)} {op} {draw(inner)}"
+    if kind == "cond":
+        return f"{draw(inner)} if {draw(inner)} else {draw(inner)}"
+    name = draw(st.sampled_from(["min", "max", "len", "abs", "round", "floor", "ceil", "f", "g", "fmax", "k"]))
+    args = draw(st.lists(inner, max_size=3))
+    if draw(st.integers(0, 4)) == 0:
+        args.append(f"d={draw(inner)}")
+    return f"{name}({', '.join(args)})"
+
+
+@st.composite
 def calls(draw, depth=0):
     name = draw(st.sampled_from(LAYERS))
     positional = draw(st.lists(expressions(), max_size=3))
@@ -173,7 +213,7 @@ def calls(draw, depth=0):
     text = f"{name}({', '.join(args)})" if args or draw(st.booleans()) else name
     if depth < 2 and draw(st.integers(0, 5)) == 0:
         merge = draw(st.sampled_from(["concat", "add", "mul", "residual", "residual(shortcut=project)", "frozen"]))
-        branches = draw(st.lists(chains(depth + 1), min_size=1, max_size=3))
+        branches = draw(st.lists(statements(depth + 1), min_size=1, max_size=3))
         text = merge + " {\n" + "\n".join(branches) + "\n}"
     elif depth < 2 and draw(st.integers(0, 7)) == 0:
         body = draw(st.lists(chains(depth + 1), min_size=1, max_size=2))
@@ -189,14 +229,41 @@ def chains(draw, depth=0):
 
 
 @st.composite
-def programs(draw):
-    """A whole program: maybe a block, then a network with an input and chains."""
+def statements(draw, depth=0):
+    """A chain, or (Part 2) a `let` or an `if … else if … else`."""
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        return f"let {draw(st.sampled_from(['k', 'k2', 'w', 'x', 'relu']))} = {draw(expressions())}"
+    if kind == 1 and depth < 2:
+        text = f"if {draw(expressions())} {{\n" + "\n".join(draw(st.lists(statements(depth + 1), max_size=2))) + "\n}"
+        for _ in range(draw(st.integers(0, 2))):
+            head = draw(st.sampled_from(["else", f"else if {draw(expressions())}", "\nelse"]))
+            text += f" {head} {{\n" + "\n".join(draw(st.lists(statements(depth + 1), max_size=2))) + "\n}"
+        return text
+    return draw(chains(depth))
+
+
+@st.composite
+def file_level(draw):
+    """File-level `let`s and `fn`s (sometimes recursive, sometimes misnamed)."""
     parts = []
+    for _ in range(draw(st.integers(0, 2))):
+        parts.append(f"let {draw(st.sampled_from(['k', 'widths', 'w']))} = {draw(expressions())}")
+    for _ in range(draw(st.integers(0, 2))):
+        name, params = draw(st.sampled_from(["f", "fmax", "max"])), draw(st.sampled_from(["v", "v, d=8", ""]))
+        parts.append(f"fn {name}({params}) = {draw(expressions())}")
+    return parts
+
+
+@st.composite
+def programs(draw):
+    """A whole program: maybe file-level names and a block, then a network with an input and statements."""
+    parts = draw(file_level())
     if draw(st.booleans()):
-        body = draw(st.lists(chains(), min_size=0, max_size=3))
+        body = draw(st.lists(statements(), min_size=0, max_size=3))
         parts.append("block Block(w=8) {\n" + "\n".join(body) + "\n}")
     dims = draw(st.sampled_from(["[3, 32, 32]", "[1, 8, 8]", "[16]", "[3, 224, 224]", "[0, 4, 4]", "[2, 1, 1]"]))
-    body = [f"input x: {dims}"] + draw(st.lists(chains(), min_size=0, max_size=5))
+    body = [f"input x: {dims}"] + draw(st.lists(statements(), min_size=0, max_size=5))
     parts.append("network Net(w=4) {\n" + "\n".join(body) + "\n}")
     return "\n".join(parts) + "\n"
 
