@@ -382,7 +382,7 @@ class _Lowering:
         scope = env.expressions(self.graph)
         for position, arg in enumerate(term.args):
             try:
-                if arg.name in cls.tensor_arguments:
+                if arg.name in cls.tensor_args:
                     attrs[arg.name] = self._tensor_argument(term, arg, env, given)
                     continue
                 target = self._arg_target(cls, term, arg, position, spec, given)

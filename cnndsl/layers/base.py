@@ -43,7 +43,7 @@ class Layer:
     arity: ClassVar[int | None] = 1  # None: two or more inputs (merges)
     # Keyword arguments that name a tensor (`upsample(like=skip)`): the lowering resolves each to
     # a TensorRef in attrs and passes its node as an extra input, after the current value.
-    tensor_arguments: ClassVar[tuple[str, ...]] = ()
+    tensor_args: ClassVar[tuple[str, ...]] = ()
     learnable: ClassVar[bool] = False
     doc: ClassVar[str] = ""
 
