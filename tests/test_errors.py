@@ -72,6 +72,7 @@ CATALOGUE = {
     "recursive_fn": ("E0203", 2, 24, "fn `width` calls itself through `double`", ()),
     "let_tensor": ("E0235", 4, 18, "`let` binds a number, list or symbol, not a tensor", ()),
     "unknown_function": ("E0311", 5, 8, "unknown function `divisable`", ()),
+    "like_no_tensor": ("E0236", 4, 31, "`upsample` argument `like` must name a tensor; `skp` is not one", ()),
     "function_arity": ("E0214", 5, 25, "`divisible` takes at most 2 arguments, got 3", ()),
     # shapes
     "shape_nonpositive_conv": ("E0400", 3, 32, "`conv` output height would be 0: floor((2 - 3) / 1) + 1 = 0", ()),

@@ -355,7 +355,7 @@ class _Probe(Layer):
 
     kind = "probe"
     arguments = (Arg("channels", integer(0), 0),)
-    tensor_arguments = ("like",)
+    tensor_args = ("like",)
 
     def output_shape(self, shapes):
         return (*shapes[0][:2], *shapes[1][2:]) if len(shapes) > 1 else shapes[0]
@@ -399,7 +399,34 @@ def test_tensor_argument_errors(probe, call, code, words):
     assert words in diagnostics[0][3]
 
 
-# -- the program of shared/examples-part2 written with these constructs -------------------------------
+def test_upsample_like_a_bound_value_an_input_and_in():
+    n = net("""
+        block Back { maxpool(2) -> upsample(like=in) }
+        network U {
+          input image: [3, 37, 53]
+          e1 = conv(8, 3, pad=1)
+          down = maxpool(2) -> conv(8, 3, pad=1)
+          up = upsample(like=e1, mode=linear)
+          output out = concat { e1; up }
+          output same = image -> maxpool(4) -> upsample(like=image) -> Back
+        }
+    """)
+    up = n.node("upsample1")
+    assert up.inputs == ("conv2", "conv1") and up.shape[1:] == (8, 37, 53)  # 37 // 2 = 18 rows, back to 37
+    assert shape(n, "down") == [8, 18, 26] and shape(n, "out") == [16, 37, 53]
+    assert n.node("upsample2").inputs == ("maxpool2", "image")
+    assert n.node("Back1/upsample1").inputs == ("Back1/maxpool1", "upsample2")
+    assert shape(n, "same") == [3, 37, 53]
+    assert n.totals["params"] == (8 * 3 * 9 + 8) + (8 * 8 * 9 + 8)
+
+
+def test_upsample_like_excludes_scale():
+    ((code, line, column, message),) = fails("network N {\n  input x: [1, 8, 8]\n  upsample(scale=2, like=x)\n}")
+    assert (code, line, column) == ("E0301", 3, 26)
+    assert "`like` and `scale` exclude each other" in message
+
+
+# -- the programs of shared/examples-part2 written with these constructs -------------------------------
 
 
 def test_regnet_y_400mf_matches_torchvision():
@@ -409,3 +436,13 @@ def test_regnet_y_400mf_matches_torchvision():
     assert (n.totals["params"], n.totals["state"], n.totals["macs"]) == (4_344_144, 27_152, 401_842_848)
     assert n.totals["params"] == expected["params"]
     assert shape(n, "logits") == [1000] and shape(n, "features") == [440, 7, 7]
+
+
+def test_espcn_matches_pytorch():
+    """ESPCN with pixel_shuffle; figures of a PyTorch model measured independently (expected.json)."""
+    expected = json.loads((DATA / "expected.json").read_text())["espcn.cnn"]
+    n = cnndsl.load(str(DATA / "espcn.cnn"))
+    convs = (64 * 25 + 64) + (32 * 64 * 9 + 32) + (9 * 32 * 9 + 9)
+    assert n.totals["params"] == expected["params"] == convs
+    assert n.totals["macs"] == expected["macs"] == 64 * 64 * (64 * 25 + 32 * 64 * 9 + 9 * 32 * 9)
+    assert shape(n, "high") == [1, 192, 192]
