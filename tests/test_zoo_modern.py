@@ -306,3 +306,63 @@ def test_upsample_like_names_a_tensor():
     """`upsample(like=x)` resizes to the size of `x` (lang reads Layer.tensor_arguments)."""
     net = cnndsl.loads("network T { input x: [1, 8, 8]; maxpool(2); output y = upsample(like=x) }")
     assert dims(net.outputs[0]["shape"]) == [1, 8, 8]
+
+
+# -- with torchvision installed: the same figures recounted in a model instance -------------
+
+# id -> (torchvision builder name, keyword arguments, small input size)
+TORCHVISION_TWINS = {
+    "mobilenet_v2": ("mobilenet_v2", {}, 64),
+    "mobilenet_v3_small": ("mobilenet_v3_small", {}, 64),
+    "mobilenet_v3_large": ("mobilenet_v3_large", {}, 64),
+    "efficientnet_b0": ("efficientnet_b0", {}, 64),
+    "efficientnet_b3": ("efficientnet_b3", {}, 64),
+    "resnext50_32x4d": ("resnext50_32x4d", {}, 64),
+    "shufflenet_v2_x0_5": ("shufflenet_v2_x0_5", {}, 64),
+    "shufflenet_v2_x2_0": ("shufflenet_v2_x2_0", {}, 64),
+    "regnet_y_800mf": ("regnet_y_800mf", {}, 64),
+    "convnext_tiny": ("convnext_tiny", {}, 64),
+    "densenet121": ("densenet121", {}, 64),
+    "squeezenet1_1": ("squeezenet1_1", {}, 65),
+    "deeplabv3_resnet50_aux": ("deeplabv3_resnet50", {"aux_loss": True, "weights_backbone": None}, 97),
+}
+
+
+def torch_figures(builder: str, kwargs: dict, size: int):
+    """(params, BN state, conv + linear MACs, output shapes) of a torchvision model at `size`."""
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    model = models.get_model(builder, weights=None, **kwargs).eval()
+    macs = [0]
+
+    def count(module, _, out):
+        if isinstance(module, torch.nn.Linear):
+            macs[0] += out[0].numel() * module.in_features
+        else:  # each output element reads in/groups channels through the kernel
+            macs[0] += (
+                out[0].numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            )
+
+    hooks = [
+        m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)
+    ]
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, size, size))
+    for hook in hooks:
+        hook.remove()
+    params = sum(p.numel() for p in model.parameters())
+    state = sum(b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked"))
+    shapes = [list(v.shape[1:]) for v in out.values()] if isinstance(out, dict) else [list(out.shape[1:])]
+    return params, state, macs[0], shapes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(TORCHVISION_TWINS))
+def test_torchvision_instance_agrees_at_a_small_size(key):
+    builder, kwargs, size = TORCHVISION_TWINS[key]
+    params, state, macs, shapes = torch_figures(builder, kwargs, size)
+    stem, overrides, _, published, _, _ = MODERN[key]
+    net = load(stem, **{**overrides, "size": size})
+    assert params == published  # the metadata and the instance agree
+    assert (net.totals["params"], net.totals["state"], net.totals["macs"]) == (params, state, macs)
+    assert [dims(o["shape"]) for o in net.outputs] == shapes
