@@ -11,6 +11,7 @@ ranks and widths are known.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import ARCHITECTURES, architecture_files
@@ -27,7 +28,7 @@ def svg_size(network, tmp_path) -> tuple[float, float, int]:
     """(width pt, height pt, nodes) of the default drawing, as the renderer lays it out."""
     if render_module.find_renderer("svg") is None:
         pytest.skip("no Graphviz renderer for svg installed (pip install graphviz-pure)")
-    text = open(network.render(str(tmp_path / "net.svg"))).read()
+    text = Path(network.render(str(tmp_path / "net.svg"))).read_text()
     width, height = (float(v) for v in re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text).groups())
     return width, height, text.count('class="node"')
 
