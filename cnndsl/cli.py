@@ -7,14 +7,12 @@ unreadable file, 3 internal error (traceback only with --debug).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 from . import __version__
-from .errors import SOURCES, CnnError, render
+from .errors import CnnError
 
-EXIT_OK, EXIT_PROGRAM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 3
 ISSUES_URL = "https://github.com/cnndsl/cnndsl/issues"
 
 
@@ -77,18 +75,18 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[program], help="report errors only")
     check.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=_command("check"))
 
     report = commands.add_parser("report", parents=[program], help="shapes, parameters, cost and receptive fields")
     report.add_argument("--format", choices=("table", "json", "markdown", "csv"), default="table")
     report.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
     report.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
-    report.set_defaults(run=_report)
+    report.set_defaults(run=_command("report"))
 
     compile_ = commands.add_parser("compile", parents=[program], help="emit an ONNX model")
     compile_.add_argument("-o", "--output", metavar="MODEL.onnx", help="default: the network's name + .onnx")
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
-    compile_.set_defaults(run=_backend("onnx"))
+    compile_.set_defaults(run=_command("compile"))
 
     render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz)")
     render_.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot")
@@ -96,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     render_.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
     render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
     render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
-    render_.set_defaults(run=_backend("render"))
+    render_.set_defaults(run=_command("render"))
 
     run = commands.add_parser("run", parents=[common], help="run a .cnn or .onnx model with onnxruntime")
     run.add_argument("file", help="a .cnn program or an .onnx model")
@@ -107,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--bench", type=int, metavar="N", default=0, help="time N runs: median, p90, throughput")
     run.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--seed", type=int, default=0)
-    run.set_defaults(run=_backend("runtime"))
+    run.set_defaults(run=_command("run"))
     return parser
 
 
@@ -142,70 +140,21 @@ def _depth(text: str) -> int:
     return value
 
 
-# -- commands ----------------------------------------------------------------------
+def _command(name: str):
+    """The command `name` of :mod:`cnndsl.commands`, imported when it runs (keeps `check` light)."""
 
-
-def load_network(args):
-    """Compile the network the command line names (warnings go to stderr)."""
-    from .network import load, parse_overrides
-
-    network = load(args.file, args.network, parse_overrides(args.overrides))
-    _print_diagnostics(network.warnings, args)
-    return network
-
-
-def _check(args) -> int:
-    if args.format == "json":
-        args.diagnostics = "json"
-    network = load_network(args)
-    if args.diagnostics == "text":
-        print(f"{args.file}: ok: network {network.name}, {len(network.graph)} nodes", file=sys.stderr)
-    return EXIT_OK
-
-
-def _report(args) -> int:
-    network = load_network(args)
-    text = network.report(args.format, args.depth, colour=args.output is None and _colour(args, sys.stdout))
-    if args.output:
-        from .files import write_text
-
-        write_text(args.output, text + "\n")
-    else:
-        sys.stdout.write(text + "\n")
-    return EXIT_OK
-
-
-def _backend(name: str):
     def run(args) -> int:
         import importlib
 
-        module = importlib.import_module(f"cnndsl.backends.{name}")
-        return module.command(args)
+        return importlib.import_module(f"cnndsl.commands.{name}").command(args)
 
     return run
 
 
-# -- diagnostics -------------------------------------------------------------------------
-
-
-def _colour(args, stream) -> bool:
-    if args.color != "auto":
-        return args.color == "always"
-    return stream.isatty() and "NO_COLOR" not in os.environ
-
-
 def _print_diagnostics(diagnostics, args) -> None:
-    if not diagnostics:
-        return
-    if getattr(args, "diagnostics", "text") == "json":
-        print(json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, indent=2), file=sys.stderr)
-        return
-    colour = _colour(args, sys.stderr)
-    blocks = [render(d, SOURCES, colour) for d in diagnostics]
-    errors = sum(d.severity == "error" for d in diagnostics)
-    if errors > 1:
-        blocks.append(f"{errors} errors")
-    print("\n\n".join(blocks), file=sys.stderr)
+    from .commands import print_diagnostics
+
+    print_diagnostics(diagnostics, args)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ comparisons and conditions, built-in functions and file-level `fn`s."""
 
 from __future__ import annotations
 
+import math
+
 from . import syntax as syn
 from .errors import CnnError, Label, did_you_mean, error
 from .functions import BUILTINS, VALUE_FUNCTIONS, call_builtin
@@ -12,6 +14,7 @@ MAX_DEPTH = 100
 MAX_INT = 2**53  # beyond any real size; keeps arithmetic on huge numbers from exhausting the machine
 MAX_LIST = 10_000
 MAX_CALLS = 10_000  # `fn` bodies evaluated per compilation (results are reused: functions are pure)
+MAX_FLOAT = 1e300  # finite floats only; products of two in-range floats cannot overflow unnoticed
 
 
 UNKNOWN = object()
@@ -54,10 +57,14 @@ def evaluate(expr, scope: Scope, depth: int = 0):
             text = str(expr.value)
             shown = text if len(text) <= 24 else text[:20] + "…"
             raise error("E0605", f"the number {shown} is too large", expr.span, hint=f"the limit is {MAX_INT:,}")
+        if type(expr.value) is float and not abs(expr.value) <= MAX_FLOAT:
+            raise error("E0605", "the number is too large for a float", expr.span, hint=f"the limit is {MAX_FLOAT:g}")
         return expr.value
     if kind is syn.Name:
         return _name(expr, scope)
     if kind is syn.ListExpr:
+        if len(expr.items) > MAX_LIST:
+            raise error("E0605", f"a list of {len(expr.items):,} items is longer than {MAX_LIST:,}", expr.span)
         return [evaluate(item, scope, depth + 1) for item in expr.items]
     if kind is syn.BinOp:
         return _binary(expr, evaluate(expr.left, scope, depth + 1), evaluate(expr.right, scope, depth + 1))
@@ -127,6 +134,9 @@ def _binary(expr: syn.BinOp, left, right):
     result = _arithmetic(expr, left, right)
     if isinstance(result, int) and not -MAX_INT <= result <= MAX_INT:
         raise error("E0605", f"`{expr.op}` gives a number too large ({_digits(result)} digits)", expr.span)
+    if isinstance(result, float) and not (math.isfinite(result) and abs(result) <= MAX_FLOAT):
+        what = "not a number" if math.isnan(result) else "too large for a float"
+        raise error("E0605", f"`{expr.op}` gives a number {what}", expr.span, hint=f"the limit is {MAX_FLOAT:g}")
     return result
 
 
@@ -159,9 +169,16 @@ def _arithmetic(expr: syn.BinOp, left, right):
         "+": lambda: left + right,
         "-": lambda: left - right,
         "*": lambda: left * right,
-        "//": lambda: left // right,
+        "//": lambda: _floor_divide(left, right),
         "%": lambda: left % right,
     }[expr.op]()
+
+
+def _floor_divide(left, right):
+    """`//` floors to an integer, for floats too (`35.2 // 8` is 4), so that sizes computed
+    from a float multiplier (`(v + 4) // 8 * 8`) are whole numbers a layer accepts."""
+    result = left // right
+    return int(result) if isinstance(result, float) and math.isfinite(result) else result
 
 
 def _index(expr: syn.Index, target, index):

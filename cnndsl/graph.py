@@ -40,10 +40,6 @@ class Node:
     def op(self) -> str:
         return self.layer.kind
 
-    @property
-    def frozen_params(self) -> int:
-        return self.params - self.trainable
-
 
 @dataclass(frozen=True, slots=True)
 class BlockInstance:
@@ -94,6 +90,31 @@ class Graph:
     def nodes(self):
         """Nodes in topological (insertion) order."""
         return iter(self._nodes.values())
+
+    def collapse(self, depth: int | None = None, leaves: bool = False) -> list[tuple[tuple | None, list[Node]]]:
+        """The nodes in order, grouped as report rows and diagram nodes show them at `--depth`.
+
+        A block instance nested deeper than `depth` (and, with `leaves`, every
+        innermost block: one that calls no other) becomes one group keyed by its
+        path, placed where its first node is; other nodes stand alone (path None).
+        """
+        parents = {path[:k] for path in self.blocks for k in range(1, len(path))} if leaves else set()
+        groups: dict[tuple, tuple] = {}
+        out: list[tuple[tuple | None, list[Node]]] = []
+        for node in self._nodes.values():
+            if depth is not None and len(node.scope) > depth:
+                path = node.scope[: depth + 1]
+            elif leaves and node.scope and node.scope not in parents:
+                path = node.scope
+            else:
+                out.append((None, [node]))
+                continue
+            group = groups.get(path)
+            if group is None:
+                group = groups[path] = (path, [])
+                out.append(group)
+            group[1].append(node)
+        return out
 
     @property
     def nx(self):

@@ -178,17 +178,14 @@ class Network:
     def rows(self, depth: int | None = None) -> list[Row]:
         """Report rows, with blocks nested deeper than `depth` collapsed into one row each."""
         rows: list[Row] = []
-        open_rows: dict[tuple, Row] = {}
-        for node in self.graph.nodes():
-            if depth is None or len(node.scope) <= depth:
-                rows.append(_node_row(node))
+        for path, nodes in self.graph.collapse(depth):
+            if path is None:
+                rows.append(_node_row(nodes[0]))
                 continue
-            path = node.scope[: depth + 1]
-            row = open_rows.get(path)
-            if row is None:
-                row = open_rows[path] = _block_row(self.graph.blocks[path])
-                rows.append(row)
-            _absorb(row, node, path)
+            row = _block_row(self.graph.blocks[path])
+            for node in nodes:
+                _absorb(row, node, path)
+            rows.append(row)
         return rows
 
     def to_dict(self, depth: int | None = None) -> dict:

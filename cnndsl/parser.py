@@ -2,62 +2,33 @@
 
 The syntax objects are built during the parse (Lark's inline transformer), which
 is about twice as fast as a separate pass. Lark's errors are translated into
-located diagnostics here.
+located diagnostics by :mod:`cnndsl.syntax_errors`.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import os
 import re
-from functools import lru_cache
+import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput
 
 from . import syntax as syn
-from .errors import Label, Span, error
+from .errors import Span, error
+from .syntax_errors import Brackets, syntax_error
 
 GRAMMAR_DIRS = (
     Path(__file__).resolve().parent / "_bundled" / "grammars",
     Path(__file__).resolve().parent.parent / "grammars",
 )
 
-# Readable names for Lark's terminal names, used in "expected …" messages.
-TERMINAL_NAMES = {
-    "NAME": "a name",
-    "INT": "an integer",
-    "FLOAT": "a number",
-    "STRING": "a string",
-    "ARROW": "`->`",
-    "_SEP": "a new line",
-    "$END": "the end of the file",
-    "LPAR": "`(`",
-    "RPAR": "`)`",
-    "LSQB": "`[`",
-    "RSQB": "`]`",
-    "LBRACE": "`{`",
-    "RBRACE": "`}`",
-    "COMMA": "`,`",
-    "COLON": "`:`",
-    "EQUAL": "`=`",
-    "DOT": "`.`",
-    "PLUS": "`+`",
-    "MINUS": "`-`",
-    "STAR": "`*`",
-    "SLASH": "`/`",
-    "PERCENT": "`%`",
-    "LESSTHAN": "`<`",
-    "MORETHAN": "`>`",
-}
-MAX_NESTING = 64
-"""Brackets of all kinds open at once; deeper source is refused before it is built."""
 MAX_DIGITS = 1000
 """Digits of an integer literal (Python's int() refuses very long digit strings)."""
-_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
-_CLOSERS = {v: k for k, v in _OPENERS.items()}
-_ELSE_NEXT = re.compile(r"[ \t\f]*else\b")
-_SYMBOL = {"LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]", "LBRACE": "{", "RBRACE": "}"}
 
 
 def grammar_path() -> Path:
@@ -65,47 +36,6 @@ def grammar_path() -> Path:
         if (folder / "cnn.lark").is_file():
             return folder / "cnn.lark"
     raise FileNotFoundError("grammars/cnn.lark is missing from the installation")
-
-
-class Brackets:
-    """Post-lexer: drops newlines inside (...) and [...], and tracks open brackets
-    so that an unclosed one can be reported where it was opened."""
-
-    always_accept = ("_SEP",)
-
-    def __init__(self):
-        self.stack: list[Token] = []
-        self.closer: Token | None = None  # the last closing bracket that matched an open one
-        self.file = "<string>"
-        self.text = ""
-
-    def process(self, stream):
-        self.stack, self.closer = [], None
-        for token in stream:
-            kind = token.type
-            if kind in _OPENERS:
-                self.stack.append(token)
-                if len(self.stack) > MAX_NESTING:
-                    raise _too_deep(token, self.file)
-            elif kind in _CLOSERS and self.stack and self.stack[-1].type == _CLOSERS[kind]:
-                self.stack.pop()
-                self.closer = token
-            elif kind == "_SEP" and self.stack and self.stack[-1].type != "LBRACE":
-                continue
-            elif kind == "_SEP" and _ELSE_NEXT.match(self.text, token.end_pos or 0):
-                continue  # `}` <newline> `else {`: one statement
-            elif kind == "NAME" and token == "else":
-                token = Token.new_borrow_pos("ELSE", token, token)  # reserved, even where no `else` fits
-            yield token
-
-
-def _too_deep(token: Token, file: str):
-    return error(
-        "E0601",
-        f"brackets nested more than {MAX_NESTING} deep",
-        _token_span(token, file),
-        hint="split the expression or move nested branches into a block",
-    )
 
 
 class _Builder(Transformer):
@@ -357,33 +287,95 @@ def _unquote(token: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
 
 
-@lru_cache(maxsize=1)
-def _parser() -> tuple[Lark, _Builder, Brackets]:
+_IDLE: list[tuple[Lark, _Builder, Brackets]] = []
+"""Parsers not in use. A parse takes one (or builds one) and gives it back, so
+the per-parse state of the transformer and post-lexer (the file name, the open
+brackets) is never shared between two parses running at once."""
+
+
+def _build_parser() -> tuple[Lark, _Builder, Brackets]:
     builder, brackets = _Builder(), Brackets()
+    grammar = grammar_path().read_text(encoding="utf-8")
     lark = Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         keep_all_tokens=True,
         transformer=builder,
         postlex=brackets,
         maybe_placeholders=True,
-        cache=True,
+        cache=table_cache(grammar) or False,
         start=["start", "value"],
     )
     return lark, builder, brackets
 
 
+# -- the parser-table cache ---------------------------------------------------------
+# Lark's `cache=True` pickles its tables into the shared temporary folder under a
+# predictable name, where another user can plant a pickle that runs as whoever parses
+# next. Tables are cached only in a private folder of this user's: created with mode
+# 0700, owned by the user, writable by no one else; otherwise they are built afresh.
+
+
+def cache_folder() -> str | None:
+    """The private cache folder ($XDG_CACHE_HOME/cnndsl or ~/.cache/cnndsl), or None
+    when it cannot be made private (then nothing is cached)."""
+    if not hasattr(os, "getuid") or os.environ.get("CNNDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "cnndsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return folder if private else None
+
+
+def table_cache(grammar: str) -> str | None:
+    """The path of the cached parser tables for `grammar`, or None when no safe cache exists."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    import lark
+
+    digest = hashlib.sha256(f"{grammar}\0{lark.__version__}".encode()).hexdigest()[:24]
+    path = os.path.join(folder, f"grammar-{digest}.lark")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return path  # Lark writes it
+    except OSError:
+        return None
+    safe = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return path if safe else None
+
+
+@contextmanager
+def _parser(file: str, text: str = ""):
+    """A parser for one parse of `file`, used by nobody else meanwhile (reentrant, thread-safe)."""
+    try:
+        parser = _IDLE.pop()
+    except IndexError:
+        parser = _build_parser()
+    parser[1].file = parser[2].file = file
+    parser[2].text = text  # the post-lexer looks ahead for `else` on the next line
+    try:
+        yield parser
+    finally:
+        _IDLE.append(parser)
+
+
 def parse(text: str, file: str = "<string>") -> syn.Module:
     """Parse the text of one `.cnn` file into a :class:`syntax.Module`."""
-    lark, builder, brackets = _parser()
-    builder.file = brackets.file = file
-    brackets.text = text
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the parse allocates many small objects that never form cycles
     try:
-        return lark.parse(text, start="start")
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file, brackets) from None
+        with _parser(file, text) as (lark, _, brackets):
+            try:
+                return lark.parse(text, start="start")
+            except UnexpectedInput as exc:
+                raise syntax_error(exc, text, file, brackets) from None
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -391,242 +383,8 @@ def parse(text: str, file: str = "<string>") -> syn.Module:
 
 def parse_value(text: str, file: str = "<command line>"):
     """Parse the expression of a `--set name=value` override."""
-    lark, builder, brackets = _parser()
-    builder.file = brackets.file = file
-    brackets.text = text
-    try:
-        return lark.parse(text, start="value")
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file, brackets) from None
-
-
-# -- syntax errors ------------------------------------------------------------
-
-_NUMBER = re.compile(r"([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+([eE][+-]?[0-9]+)?")
-_WORD_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.")
-_DEFINITION_START = re.compile(r"\s*(network|block|import)\b")
-
-
-def _syntax_error(exc: UnexpectedInput, text: str, file: str, brackets: Brackets):
-    number = _malformed_number(exc, text, file)
-    if number is not None:
-        return number
-    if isinstance(exc, UnexpectedCharacters):
-        opener = _open_group(brackets)
-        if opener is not None and text.startswith("->", exc.pos_in_stream - 1):
-            arrow = Span(file, exc.line, exc.column - 1, exc.line, exc.column + 1)
-            return _unclosed(opener, file, arrow, "`->`")
-        return _bad_character(exc, text, file)
-    token = getattr(exc, "token", None)
-    if token is not None and token.type == "MORETHAN" and text[token.start_pos - 1 : token.start_pos] == "-":
-        # `->` where an expression goes on lexes as `-` then `>`; report it as the arrow it is
-        token = exc.token = Token(
-            "ARROW",
-            "->",
-            token.start_pos - 1,
-            token.line,
-            token.column - 1,
-            token.end_line,
-            token.end_column,
-            token.end_pos,
-        )
-    at_end = isinstance(exc, UnexpectedEOF) or (token is not None and token.type == "$END")
-    if at_end and brackets.stack:
-        return _unclosed(brackets.stack[-1], file, _end_span(text, file))
-    if isinstance(exc, UnexpectedToken):
-        return _unclosed_before(token, text, file, brackets) or _unexpected_token(exc, file, brackets)
-    return error("E0100", "unexpected end of file", _end_span(text, file))
-
-
-def _open_group(brackets: Brackets) -> Token | None:
-    """The innermost open `(` or `[`, if the innermost open bracket is one."""
-    if brackets.stack and brackets.stack[-1].type in ("LPAR", "LSQB"):
-        return brackets.stack[-1]
-    return None
-
-
-def _unclosed_before(token: Token, text: str, file: str, brackets: Brackets):
-    """An unclosed bracket that explains an unexpected token, or None.
-
-    Newlines inside `(...)` and `[...]` are dropped, so a missing `)` shows up
-    as a strange token later on; report the bracket that was left open instead.
-    """
-    if not brackets.stack or token.line is None:
-        return None
-    opener, span = brackets.stack[-1], _token_span(token, file)
-    line_text = text.splitlines()[token.line - 1] if token.line <= len(text.splitlines()) else ""
-    if opener.type == "LBRACE":
-        keyword = _DEFINITION_START.match(line_text)
-        if keyword and token.line > opener.line:
-            start = Span(file, token.line, keyword.start(1) + 1, token.line, keyword.end(1) + 1)
-            return _unclosed(opener, file, start, f"`{keyword.group(1)}`")
-        return None
-    closer = _OPENERS[opener.type]
-    mismatched = token.type in _CLOSERS and token.type != closer
-    if token.type in ("ARROW", "LBRACE", "RBRACE") or mismatched or token.line > opener.line:
-        return _unclosed(opener, file, span, _describe(token))
-    rest = line_text[token.column - 1 :]
-    wanted, other = _SYMBOL[closer], {")": "]", "]": ")"}[_SYMBOL[closer]]
-    if other in rest and (wanted not in rest or rest.index(other) < rest.index(wanted)):
-        at = token.column + rest.index(other)
-        return _unclosed(opener, file, Span(file, token.line, at, token.line, at + 1), f"`{other}`")
-    return None
-
-
-def _malformed_number(exc: UnexpectedInput, text: str, file: str):
-    """`3.3.3`, `0x10`, `1e`, `16x16`: a run of word characters that starts like a number."""
-    position = getattr(getattr(exc, "token", None), "start_pos", None)
-    if position is None:
-        position = getattr(exc, "pos_in_stream", None)
-    if position is None or position >= len(text) or text[position] not in _WORD_CHARS:
-        return None
-    start = position
-    while start > 0 and text[start - 1] in _WORD_CHARS:
-        start -= 1
-    end = position
-    while end < len(text) and text[end] in _WORD_CHARS:
-        end += 1
-    word = text[start:end]
-    starts_like_number = word[0].isdigit() or (word[0] == "." and word[1:2].isdigit())
-    if not starts_like_number or _NUMBER.fullmatch(word):
-        return None
-    line = text.count("\n", 0, start) + 1
-    column = start - (text.rfind("\n", 0, start) + 1) + 1
-    span = Span(file, line, column, line, column + len(word))
-    return error(
-        "E0103",
-        f"malformed number `{word}`",
-        span,
-        hint="numbers look like `3`, `0.5` or `1e-4`; names start with a letter or `_`",
-    )
-
-
-def _end_span(text: str, file: str) -> Span:
-    lines = text.splitlines() or [""]
-    return Span(file, len(lines), len(lines[-1]) + 1)
-
-
-def _token_span(token: Token, file: str) -> Span:
-    end_col = token.end_column if token.end_line == token.line else token.column + 1
-    return Span(file, token.line, token.column, token.line, end_col)
-
-
-def _unclosed(opener: Token, file: str, where: Span, found: str = ""):
-    closer = _SYMBOL[_OPENERS[opener.type]]
-    if found:
-        message = f"unclosed `{opener}`: expected `{closer}` before {found}"
-    else:
-        message = f"unclosed `{opener}`: the file ends before its `{closer}`"
-    return error(
-        "E0101",
-        message,
-        _token_span(opener, file),
-        label="opened here",
-        notes=[Label(where, f"expected `{closer}` before here")],
-        hint=f"add the missing `{closer}`",
-    )
-
-
-def _bad_character(exc: UnexpectedCharacters, text: str, file: str):
-    char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-    span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-    if char == '"':
-        return error(
-            "E0102",
-            "unterminated string",
-            span,
-            label="string starts here",
-            hint='close the string with `"` on the same line',
-        )
-    if char.isdigit() or char == ".":
-        return error("E0103", "malformed number", span, hint="numbers look like `3`, `0.5` or `1e-4`")
-    shown = repr(char)[1:-1] if char.isprintable() else f"\\u{ord(char):04x}"
-    return error("E0104", f"unexpected character `{shown}`", span)
-
-
-def _unexpected_token(exc: UnexpectedToken, file: str, brackets: Brackets):
-    token = exc.token
-    span = _token_span(token, file)
-    expected = sorted({TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in exc.expected if not t.startswith("__")})
-    found = _describe(token)
-    closes_open = bool(brackets.stack) and brackets.stack[-1].type == _CLOSERS.get(token.type)
-    if token.type in _CLOSERS and token is not brackets.closer and not closes_open:
-        opening = _SYMBOL[_CLOSERS[token.type]]
-        return error(
-            "E0105",
-            f"unmatched `{token}`: no `{opening}` is open here",
-            span,
-            hint=f"remove it, or add the `{opening}` it was meant to close",
-        )
-    misuse = _misused_keyword(token, span, brackets)
-    if misuse is not None:
-        return misuse
-    hint = ""
-    if token.type == "_SEP" and brackets.stack:
-        hint = "the statement is incomplete"
-    elif token.type == "INT" and "a name" in expected:
-        hint = "names start with a letter or `_`"
-    elif "an integer" in expected and "a name" in expected:
-        hint = "expected a value: a number, a name, a list or a string"
-    elif expected and len(expected) <= 6:
-        hint = "expected " + _join_or(expected)
-    return error("E0100", f"syntax error: unexpected {found}", span, hint=hint)
-
-
-_COMPARISONS = ("LESSTHAN", "MORETHAN", "__ANON_0", "__ANON_1", "__ANON_2", "__ANON_3")
-_LET_BEFORE = re.compile(r"(^|[;{]|\s)let\s+[A-Za-z_]\w*\s*=[^;{}]*$")
-_IF_BEFORE = re.compile(r"(^|[;{}]|\s)if\s[^;{}]*$")
-_FN_LINE = re.compile(r"\s*fn\s+[A-Za-z_]")
-
-
-def _misused_keyword(token: Token, span: Span, brackets: Brackets):
-    """Named errors for Part 2's keywords used where they cannot stand, or None."""
-    if token.type == "ELSE":
-        return error(
-            "E0106",
-            "`else` without `if`",
-            span,
-            hint="`else { … }` follows the `}` of `if CONDITION { … }`; in an expression write `A if CONDITION else B`",
-        )
-    lines = brackets.text.splitlines()
-    line = lines[token.line - 1] if token.line is not None and token.line <= len(lines) else ""
-    before = line[: token.column - 1]
-    if token.type == "ARROW" and _LET_BEFORE.search(before.rstrip()):
-        return error(
-            "E0235",
-            "`let` binds a number, list or symbol, not a tensor",
-            span,
-            hint="bind a tensor without `let`: `name = chain`",
-        )
-    if _FN_LINE.match(line) and before.strip() == "fn":
-        at = line.index("fn") + 1
-        keyword = Span(span.file, span.line, at, span.line, at + 2)
-        return error("E0100", "syntax error: `fn` defines a function at file level only", keyword, hint="move it out")
-    if token.type in _COMPARISONS:
-        return error(
-            "E0100",
-            f"syntax error: unexpected `{token}`",
-            span,
-            hint="comparisons do not chain: write `a < b and b < c`",
-        )
-    if token.type == "EQUAL" and _IF_BEFORE.search(before):
-        return error("E0100", "syntax error: unexpected `=`", span, hint="compare with `==`; `=` binds a name")
-    return None
-
-
-def _describe(token: Token) -> str:
-    if token.type == "_SEP":
-        return "end of line" if "\n" in token else "`;`"
-    if token.type == "$END":
-        return "end of file"
-    if token.type == "NAME":
-        return f"name `{token}`"
-    if token.type in ("INT", "FLOAT"):
-        return f"number `{token}`"
-    if token.type == "ARROW":
-        return "`->`"
-    return f"`{token}`"
-
-
-def _join_or(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    with _parser(file, text) as (lark, _, brackets):
+        try:
+            return lark.parse(text, start="value")
+        except UnexpectedInput as exc:
+            raise syntax_error(exc, text, file, brackets) from None

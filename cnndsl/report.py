@@ -62,6 +62,8 @@ def shape_text(shape) -> str:
 def field_text(field) -> str:
     if field is None:
         return "-"
+    if field.whole:
+        return "global"
     data = field.to_json()
     size, stride = data["size"], data["stride"]
     size_part = f"{size[0]}" if size[0] == size[1] else f"{size[0]}x{size[1]}"

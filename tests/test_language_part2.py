@@ -118,6 +118,8 @@ def channels(expr: str, params: str = "a=3") -> int:
         ("floor(7 / 2.0)", 3),
         ("ceil(7 / 2.0)", 4),
         ("ceil(a * 1.1)", 4),
+        ("7.5 // 2", 3),  # `//` floors to an integer, for floats too
+        ("-7.5 // 2 + 9", 5),
         ("abs(-5)", 5),
         ("abs(a - 10)", 7),
         ("min(3, 7)", 3),
@@ -199,6 +201,25 @@ def test_let_at_file_level_and_in_bodies():
     assert n.totals["params"] == (10 * 2 + 10) + (4 * 10 * 9 + 4)
 
 
+def test_defaults_see_file_level_names():
+    n = net("""
+        let base = 6
+        fn twice(v) = 2 * v
+        block B(out=twice(base)) { conv(out, 1) }
+        network N(width=base + 1) {
+          input x: [1, 4, 4]
+          conv(width, 1)
+          B
+        }
+    """)
+    assert [node.shape[1] for node in n.nodes[1:]] == [7, 12]
+
+
+def test_else_after_a_comment_line():
+    n = net("network N {\n  input x: [1, 4, 4]\n  if false { relu }  # no\n  # still the same if\n  else { tanh }\n}")
+    assert ops(n) == ["input", "tanh"]
+
+
 def test_let_holds_for_the_rest_of_its_body_only():
     n = net("network N { input x: [1, 2, 2]; repeat 3 as i { let c = 2 * (i + 1); conv(c, 1) } }")
     assert [node.shape[1] for node in n.nodes[1:]] == [2, 4, 6]
@@ -255,6 +276,8 @@ FUNCTIONS = """
         ("pad_for(3) + 1", 2),
         ("pad_for(3, 2) + 1", 3),
         ("scaled(2)", 32),  # divisible(32) = max(8, 36 // 8 * 8)
+        ("divisible(32 * 1.1)", 32),  # max(8, 39.2 // 8 * 8): `//` floors floats to integers
+        ("divisible(16 * 1.4, 4)", 24),  # torchvision's _make_divisible(22.4, 4) = int(24.4) // 4 * 4
     ],
 )
 def test_fn_values(expr, value):

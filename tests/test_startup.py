@@ -40,3 +40,33 @@ def test_output_to_a_pipe_or_device_is_written_in_place(tmp_path):
     reader.join(timeout=10)
     assert received == ["hello\n"]
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+def _imported_by(argv: list[str], tmp_path, packages: tuple) -> list[str]:
+    """The `packages` a whole `cnndsl ...` run imports (checked in a fresh interpreter)."""
+    script = (
+        "import sys, json\n"
+        "from cnndsl.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(json.dumps(sorted(m for m in {packages!r} if m in sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def test_check_imports_nothing_heavy(tmp_path):
+    argv = ["check", str(ARCHITECTURES / "lenet5.cnn")]
+    assert _imported_by(argv, tmp_path, ("onnx", "onnxruntime", "graphviz", "networkx", "torch", "numpy")) == []
+
+
+def test_compile_does_not_import_the_onnx_package(tmp_path):
+    """Writing a model needs onnx's protobuf classes only, not `import onnx` (and ml_dtypes with it)."""
+    argv = ["compile", str(ARCHITECTURES / "lenet5.cnn"), "-o", str(tmp_path / "m.onnx")]
+    heavy = ("onnx", "ml_dtypes", "onnxruntime", "graphviz", "networkx", "torch")
+    assert _imported_by(argv, tmp_path, heavy) == []
+    import onnx
+
+    onnx.checker.check_model(str(tmp_path / "m.onnx"), full_check=True)

@@ -1,8 +1,8 @@
-"""Graph -> ONNX ModelProto, and the `cnndsl compile` command.
+"""Graph -> ONNX ModelProto.
 
 Every layer class emits its own operators through an :class:`Emitter`
 (``Layer.onnx(emit, inputs, node) -> output tensor name``); this module only
-walks the graph in order, names things, makes weights and writes the file. It
+walks the graph in order, names things and makes weights; :mod:`.onnx_file` writes the file. It
 never asks which kind a layer is.
 
 The model pins ``OPSET`` and ``IR_VERSION`` so that both onnxruntime (CPU) and
@@ -26,20 +26,16 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
-import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
-from ..errors import usage_error
-from ..files import atomic_path
+from ..errors import error, usage_error
 from . import weights
+from .onnx_file import little_endian, save_external, write
+from .onnx_proto import DataType, make_model, make_node, tensor, value_info
 
 OPSET = 21
 IR_VERSION = 10
@@ -61,10 +57,10 @@ class Emitter:
         self.graph = graph
         self.generator = generator
         self.skeleton = skeleton
-        self.weight_inputs: list[onnx.ValueInfoProto] = []
+        self.weight_inputs: list = []  # ValueInfoProto
         self.pending: list[tuple[str, tuple, object]] = []  # the weights: (name, shape, make), in order
-        self.nodes: list[onnx.NodeProto] = []
-        self.inputs: list[onnx.ValueInfoProto] = []
+        self.nodes: list = []  # NodeProto
+        self.inputs: list = []  # ValueInfoProto
         self.floats: dict[str, int] = {}  # graph node -> float values it added
 
     # -- nodes --------------------------------------------------------------------------
@@ -73,14 +69,14 @@ class Emitter:
         name = f"{node.name}/{suffix}" if suffix else node.name
         attrs = {key: _attribute(value) for key, value in attrs.items()}
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
+            make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
         )
         return name
 
     def constant(self, node, suffix: str, value, dtype=np.int64) -> str:
         """A structural constant (not a weight) as a `Constant` node."""
-        tensor = numpy_helper.from_array(np.asarray(value, dtype=dtype), f"{node.name}/{suffix}")
-        return self.op("Constant", [], node, suffix, value=tensor)
+        value = tensor(np.asarray(value, dtype=dtype), f"{node.name}/{suffix}")
+        return self.op("Constant", [], node, suffix, value=value)
 
     def input_shapes(self, node) -> list[tuple]:
         return [self.graph[i].shape for i in node.inputs]
@@ -123,14 +119,14 @@ def _attribute(value):
     return value
 
 
-def _value_info(name: str, shape: tuple) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+def _value_info(name: str, shape: tuple):
+    return value_info(name, list(shape))
 
 
 # -- the model ---------------------------------------------------------------------------
 
 
-def build(network, seed: int = 0, skeleton: bool = False) -> onnx.ModelProto:
+def build(network, seed: int = 0, skeleton: bool = False):
     """The ONNX model of `network` with weights drawn from `seed`.
 
     A `skeleton` has no weights: each weight is a graph input of its shape
@@ -142,7 +138,7 @@ def build(network, seed: int = 0, skeleton: bool = False) -> onnx.ModelProto:
     return model
 
 
-def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple[onnx.ModelProto, list]:
+def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple:
     """The model without its initializers, and its weights still to be made: (name, shape, make)."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise usage_error(f"the seed must be a whole number of 0 or more, got {seed!r}", "E0703")
@@ -151,20 +147,23 @@ def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple[onnx.Model
     for node in network.graph.nodes():
         tensors[node.name] = node.layer.onnx(emit, [tensors[i] for i in node.inputs], node)
         _check_floats(emit, node)
+    if not skeleton:
+        check_weight_memory(network.graph, emit.floats)
     outputs = []
+    _free_output_names(emit, network.graph, tensors)
     for name, node in network.graph.outputs.items():
         tensors[node] = _name_output(emit, tensors[node], name, network.graph[node], outputs)
         outputs.append(_value_info(name, network.graph[node].shape))
-    graph = helper.make_graph(emit.nodes, network.name, emit.inputs + emit.weight_inputs, outputs)
-    model = helper.make_model(
+    graph = {"node": emit.nodes, "name": network.name, "input": emit.inputs + emit.weight_inputs, "output": outputs}
+    model = make_model(
+        OPSET,
+        IR_VERSION,
+        metadata(network, seed),
         graph,
-        opset_imports=[helper.make_opsetid(DOMAIN, OPSET)],
-        ir_version=IR_VERSION,
         producer_name="cnndsl",
         producer_version=__version__,
         doc_string=f"network {network.name} from {network.source}",
     )
-    helper.set_model_props(model, metadata(network, seed))
     return model, emit.pending
 
 
@@ -178,17 +177,13 @@ def realise(pending: list):
         yield from zip((name for name, _, _ in pending), pool.map(lambda item: item[2](), pending))
 
 
-def attach(model: onnx.ModelProto, pending: list) -> None:
+def attach(model, pending: list) -> None:
     """Add the weights to the model as initializers (written in place: no protobuf copies)."""
     for name, array in realise(pending):
-        tensor = model.graph.initializer.add()
-        tensor.name, tensor.data_type = name, TensorProto.FLOAT
-        tensor.dims.extend(array.shape)
-        tensor.raw_data = _little_endian(array).tobytes()
-
-
-def _little_endian(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype="<f4")
+        initializer = model.graph.initializer.add()
+        initializer.name, initializer.data_type = name, DataType.FLOAT
+        initializer.dims.extend(array.shape)
+        initializer.raw_data = little_endian(array).tobytes()
 
 
 def _check_floats(emit: Emitter, node) -> None:
@@ -210,7 +205,7 @@ def _name_output(emit: Emitter, tensor: str, name: str, node, outputs: list) -> 
     taken = any(name in n.output or name in n.input for n in emit.nodes) or name in _names(emit)
     if producer is None or taken or tensor in {o.name for o in outputs}:
         emit.nodes.append(
-            helper.make_node("Identity", [tensor], [name], name=f"{node.name}/{name}", doc_string=str(node.span))
+            make_node("Identity", [tensor], [name], name=f"{node.name}/{name}", doc_string=str(node.span))
         )
         return name
     for other in emit.nodes:
@@ -219,6 +214,86 @@ def _name_output(emit: Emitter, tensor: str, name: str, node, outputs: list) -> 
                 other.input[i] = name
     producer.output[0] = name
     return name
+
+
+MAX_WEIGHT_BYTES = 2**36
+"""64 GiB: `compile` refuses larger models before drawing any weight (so does free memory)."""
+
+
+def check_weight_memory(graph, floats: dict[str, int]) -> None:
+    """Estimate the weight bytes before any is drawn: refuse past MAX_WEIGHT_BYTES or the free memory."""
+    total = 4 * sum(floats.values())
+    if not floats:
+        return
+    largest = max(floats, key=floats.get)
+    free = available_memory()
+    if total > MAX_WEIGHT_BYTES or (free is not None and 4 * floats[largest] > free):
+        limit = f"the limit is {_bytes(MAX_WEIGHT_BYTES)}" + (f", free memory {_bytes(free)}" if free else "")
+        raise error(
+            "E0705",
+            f"the model needs {_bytes(total)} of weights, `{largest}` alone {_bytes(4 * floats[largest])}; {limit}",
+            graph[largest].span,
+            hint="make the layer smaller (a dense layer on a large flattened map is the usual cause)",
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f.read(1 << 16).splitlines():
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+def _free_output_names(emit: Emitter, graph, tensors: dict[str, str]) -> None:
+    """Rename internal tensors that carry an output's name, so that every ONNX value
+    name stays unique (`output relu1 = conv(16, 3) -> relu` makes a second `relu1`).
+    An output named like a graph input cannot be renamed: that is a located error."""
+    produced = {out: n for n in emit.nodes for out in n.output}
+    used = set(produced) | _names(emit)
+    inputs = {i.name for i in emit.inputs}
+    for name, node in graph.outputs.items():
+        if tensors[node] == name:
+            continue
+        if name in inputs:
+            raise error(
+                "E0704",
+                f"the output `{name}` has the name of a network input",
+                graph.values[name].span if name in graph.values else graph[node].span,
+                hint="ONNX needs distinct input and output names: rename the output",
+            )
+        if name in produced:
+            fresh = next(f"{name}:{k}" for k in range(len(used) + 1) if f"{name}:{k}" not in used)
+            used.add(fresh)
+            _rename(emit, name, fresh)
+            produced[fresh] = produced.pop(name)
+            for key, tensor in tensors.items():
+                if tensor == name:
+                    tensors[key] = fresh
+
+
+def _rename(emit: Emitter, old: str, new: str) -> None:
+    for other in emit.nodes:
+        for i, value in enumerate(other.input):
+            if value == old:
+                other.input[i] = new
+        for i, value in enumerate(other.output):
+            if value == old:
+                other.output[i] = new
 
 
 def _names(emit: Emitter) -> set:
@@ -239,19 +314,21 @@ def metadata(network, seed: int) -> dict[str, str]:
     }
 
 
-def weight_bytes(model: onnx.ModelProto) -> int:
+def weight_bytes(model) -> int:
     return sum(len(t.raw_data) for t in model.graph.initializer)
 
 
 # -- files ---------------------------------------------------------------------------------
 
 
-def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> onnx.ModelProto:
-    """The model of `network`; written atomically to `path` when given.
+def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0):
+    """The model of `network` (an :class:`onnx.ModelProto`); written atomically to `path` when given.
 
     Over 2 GiB of weights the file is saved with ONNX external data (a
     `<name>.data` file beside it), and the returned model then refers to it.
     """
+    import onnx  # noqa: F401  (the API returns onnx's own ModelProto class: see onnx_proto)
+
     model, pending = assemble(network, seed)
     arrays = list(realise(pending))  # made once: written and attached
     if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
@@ -265,6 +342,8 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0) -> on
 
 def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
     """Write the model of `network` to `path` (atomically); True when it needed external data."""
+    if 4 * (network.totals["params"] + network.totals["state"]) >= EXTERNAL_DATA_THRESHOLD:
+        import onnx  # noqa: F401  (onnx writes external data, on its own classes: see onnx_proto)
     model, pending = assemble(network, seed)
     if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, realise(pending), path)
@@ -276,90 +355,3 @@ def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
 
 def _nbytes(pending: list) -> int:
     return sum(4 * math.prod(shape) for _, shape, _ in pending)
-
-
-def write(model: onnx.ModelProto, arrays, path: str | os.PathLike) -> None:
-    """`model` plus the weights `arrays` ((name, array) pairs) as initializers, streamed to `path` atomically.
-
-    Serialising hundreds of megabytes through protobuf copies them twice; the
-    weights are instead written straight from numpy after the model, each as
-    one more occurrence of `ModelProto.graph` holding one initializer. Protobuf
-    merges repeated occurrences of a message field, so readers see one graph
-    with the initializers appended in order.
-    """
-    with atomic_path(path) as temporary, open(temporary, "wb") as f:
-        f.write(model.SerializeToString())
-        for name, array in arrays:
-            f.write(_initializer_frame(name, array))
-            f.write(memoryview(_little_endian(array)).cast("B"))
-        f.flush()
-        os.fsync(f.fileno())
-
-
-_GRAPH = onnx.ModelProto.DESCRIPTOR.fields_by_name["graph"].number
-_INITIALIZER = onnx.GraphProto.DESCRIPTOR.fields_by_name["initializer"].number
-_RAW_DATA = onnx.TensorProto.DESCRIPTOR.fields_by_name["raw_data"].number
-
-
-def _initializer_frame(name: str, array: np.ndarray) -> bytes:
-    """The bytes before the raw data: graph { initializer { name, dims, type, raw_data length } }."""
-    tensor = onnx.TensorProto(name=name, dims=array.shape, data_type=TensorProto.FLOAT).SerializeToString()
-    tensor += _key(_RAW_DATA, array.nbytes)
-    initializer = _key(_INITIALIZER, len(tensor) + array.nbytes) + tensor
-    return _key(_GRAPH, len(initializer) + array.nbytes) + initializer
-
-
-def _key(field: int, length: int) -> bytes:
-    """A length-delimited field's tag and length (protobuf wire type 2)."""
-    return _varint(field << 3 | 2) + _varint(length)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
-
-
-def save_external(model: onnx.ModelProto, path: Path) -> None:
-    """Model and `<name>.data` written in a temporary folder beside `path`, then moved into place."""
-    location = path.name + ".data"
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise usage_error(f"cannot write {path}: it is a directory", "E0801")
-    try:
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp"))
-    except OSError as exc:
-        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
-    try:
-        onnx.save_model(model, staging / path.name, save_as_external_data=True, location=location, size_threshold=0)
-        for name in (location, path.name):
-            os.chmod(staging / name, 0o644)
-        os.replace(staging / location, folder / location)
-        os.replace(staging / path.name, path)
-    except OSError as exc:
-        raise usage_error(f"cannot write {path}: {exc.strerror}", "E0801") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-# -- command ---------------------------------------------------------------------------------
-
-
-def command(args) -> int:
-    """`cnndsl compile FILE -o MODEL.onnx`."""
-    from ..cli import load_network
-
-    network = load_network(args)
-    path = args.output or f"{network.name}.onnx"
-    external = " (weights in external data)" if compile_file(network, path, args.seed) else ""
-    totals = network.totals
-    print(
-        f"{path}: network {network.name}, "
-        f"{totals['params']:,} params + {totals['state']:,} state, opset {OPSET}, IR {IR_VERSION}{external}",
-        file=sys.stderr,
-    )
-    return 0

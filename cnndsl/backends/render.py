@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..errors import did_you_mean, usage_error
 from ..files import write_bytes, write_text
+from ..layers.base import FAMILIES as LAYER_FAMILIES
 from ..report import field_text, human
 from .layout import default_view
 
@@ -43,21 +44,7 @@ RANKDIRS = ("TB", "LR")
 ENVIRONMENT = "CNNDSL_DOT"
 LEGEND_COLUMNS = 3
 
-FAMILIES = {  # family: (fill colour, legend text)
-    "io": ("#37474f", "input / output"),
-    "conv": ("#a6cee3", "convolution"),
-    "pool": ("#fdbf6f", "pooling"),
-    "norm": ("#b2df8a", "normalization"),
-    "activation": ("#fbb4ae", "activation"),
-    "merge": ("#ffe66d", "merge"),
-    "dense": ("#cab2d6", "dense"),
-    "shape": ("#e0e0e0", "reshape"),
-    "resample": ("#8dd3c7", "resampling"),
-    "regularization": ("#fccde5", "regularization"),
-    "other": ("#ffffff", "other"),
-    "block": ("#fff3e0", "block (collapsed)"),
-}
-MERGE_GLYPHS = {"add": "+", "mul": "x"}  # ASCII: renderers without font metrics estimate it best
+FAMILIES = {**LAYER_FAMILIES, "block": ("#fff3e0", "block (collapsed)")}  # family: (fill colour, legend text)
 KEY_FAMILIES = ("conv", "dense", "pool", "resample")
 """Layers named inside a collapsed block's node (at most four distinct ones)."""
 
@@ -91,20 +78,7 @@ INSTALL_HINT = {
 INSTALL_HINT["png"] = INSTALL_HINT["svg"]
 
 
-# -- the command and the API -----------------------------------------------------------
-
-
-def command(args) -> int:
-    """`cnndsl render FILE -o OUT.svg|png|pdf|dot`."""
-    from ..cli import load_network
-
-    show = parse_show(args.show)
-    _check_format(args.output)
-    network = load_network(args)
-    path = args.output or f"{network.name}.svg"
-    written = render(network, path, depth=args.depth, rankdir=args.rankdir, show=show, dot=args.dot)
-    print(f"wrote {written}", file=sys.stderr)
-    return 0
+# -- the API -----------------------------------------------------------
 
 
 def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
@@ -117,7 +91,7 @@ def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
     source = diagram(network, depth, rankdir, show).source
     if path is None:
         return source
-    fmt = _check_format(path)
+    fmt = check_format(path)
     if fmt == "dot":
         write_text(path, source)
         return str(path)
@@ -155,7 +129,7 @@ def parse_show(show) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _check_format(path) -> str:
+def check_format(path) -> str:
     if path is None:
         return "svg"
     fmt = Path(path).suffix.lower().lstrip(".")
@@ -215,19 +189,10 @@ def items(network, depth: int | None = None) -> list[Item]:
 def _group(network, depth: int | None, leaves: bool) -> list[Item]:
     """Blocks nested deeper than `depth` (and with `leaves` every innermost block) as one item."""
     graph = network.graph
-    parents = {path[:k] for path in graph.blocks for k in range(1, len(path))}
-    found: dict[str, Item] = {}
-    for node in graph.nodes():
-        if depth is not None and len(node.scope) > depth:
-            path = node.scope[: depth + 1]
-        elif leaves and node.scope and node.scope not in parents:
-            path = node.scope
-        else:
-            path = None
-        name = "/".join(path) if path else node.name
-        item = found.setdefault(name, Item(name, block=graph.blocks[path] if path else None))
-        item.nodes.append(node)
-    return list(found.values())
+    return [
+        Item(nodes[0].name, nodes) if path is None else Item("/".join(path), nodes, graph.blocks[path])
+        for path, nodes in graph.collapse(depth, leaves=leaves)
+    ]
 
 
 # -- the DOT graph ------------------------------------------------------------------------
@@ -292,8 +257,8 @@ def _node(item: Item, names: list, show) -> dict:
     if layer.family == "io":
         return _io_node(f"input {node.name}", _shape_text(node.shape), tooltip)
     fill = FAMILIES[_family(node)][0]
-    if layer.family == "merge":
-        glyph = MERGE_GLYPHS.get(node.op)
+    if layer.is_merge():
+        glyph = layer.glyph
         attrs = {"label": glyph or label, "fillcolor": fill, "tooltip": tooltip, "fontsize": "10"}
         if names:  # too small to hold it: beside the node
             attrs["xlabel"] = _html([], names)

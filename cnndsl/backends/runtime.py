@@ -1,4 +1,4 @@
-"""onnxruntime sessions and the `cnndsl run` command.
+"""onnxruntime sessions: open a model on the best provider, feed it, time it.
 
 onnxruntime (CPU) and onnxruntime-gpu install into the same import folder; with
 both installed neither works reliably, so that state is detected before the
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
-import sys
 import tempfile
 import time
 import weakref
@@ -94,7 +93,8 @@ def session(network, providers=None, seed: int = 0):
 
 def open_model(ort, model, providers: list[str]):
     """A session of an in-memory model; over 2 GiB it goes through a temporary external-data file."""
-    from .onnx import EXTERNAL_DATA_THRESHOLD, save_external, weight_bytes
+    from .onnx import EXTERNAL_DATA_THRESHOLD, weight_bytes
+    from .onnx_file import save_external
 
     if weight_bytes(model) < EXTERNAL_DATA_THRESHOLD:
         return _checked(ort, model.SerializeToString(), providers)
@@ -224,54 +224,6 @@ def _resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     rows = ((np.arange(height) + 0.5) * pixels.shape[0] / height).astype(int)
     cols = ((np.arange(width) + 0.5) * pixels.shape[1] / width).astype(int)
     return pixels[rows][:, cols]
-
-
-# -- command ---------------------------------------------------------------------------------------
-
-
-def command(args) -> int:
-    """`cnndsl run FILE.cnn|MODEL.onnx [--input X] [--bench N] [--provider P]`."""
-    ort = import_onnxruntime()
-    names, note = providers_for(ort, args.provider)
-    if note:
-        print(f"cnndsl: note: {note}", file=sys.stderr)
-    if args.batch < 1:
-        raise usage_error(f"--batch must be 1 or more, got {args.batch}")
-    sess = _open(ort, args, names)
-    feeds = _feeds(sess, args)
-    started = time.perf_counter()
-    outputs = sess.run(None, feeds)
-    elapsed = time.perf_counter() - started
-    batch = next(iter(feeds.values())).shape[0]
-    print(f"{args.file}: {', '.join(sess.get_providers()[:1])}, batch {batch}, {elapsed * 1e3:.1f} ms")
-    for info, value in zip(sess.get_outputs(), outputs):
-        print(summary(info.name, value))
-    if args.bench:
-        print(bench(sess, feeds, args.bench))
-    return 0
-
-
-def _open(ort, args, providers):
-    if Path(args.file).suffix.lower() != ".onnx":
-        from ..cli import load_network
-
-        return open_model(ort, load_network(args).to_onnx(seed=args.seed), providers)
-    if args.network or args.overrides:
-        raise usage_error("--network and --set apply to .cnn programs, not to an .onnx model")
-    if not Path(args.file).is_file():
-        raise usage_error(f"no such file: {args.file}")
-    return _checked(ort, args.file, providers)
-
-
-def _feeds(sess, args) -> dict:
-    if not args.input:
-        return random_inputs(sess, args.batch, args.seed)
-    inputs = sess.get_inputs()
-    if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs)
-        raise usage_error(f"--input feeds one input, but the model has {len(inputs)}: {names}")
-    shape = [d if isinstance(d, int) else args.batch for d in inputs[0].shape]
-    return {inputs[0].name: load_input(args.input, shape)}
 
 
 def summary(name: str, value: np.ndarray, top: int = 5) -> str:

@@ -6,14 +6,13 @@ a divide and a transcendental function each count as one.
 
 from __future__ import annotations
 
-from .args import Arg, integer, number
+from .args import LEARNABLE_ARGS, Arg, integer, number
 from .base import Elementwise, ShapeError, register
-from .conv import LEARNABLE_ARGS
 
 
-def _simple(name: str, cost: int, doc: str, arguments=(), onnx=""):
-    """An activation class; `onnx` is its ONNX operator or an emission function."""
-    namespace = {"kind": name, "cost": cost, "doc": doc, "arguments": arguments}
+def _simple(name: str, cost: int, doc: str, arguments=(), onnx="", **docs):
+    """An activation class; `onnx` is its ONNX operator or an emission function; `docs` its other doc attributes."""
+    namespace = {"kind": name, "cost": cost, "doc": doc, "arguments": arguments, **docs}
     namespace["onnx_attrs"] = tuple(a.key for a in arguments)
     namespace.update({"onnx_op": onnx} if isinstance(onnx, str) else {"onnx": onnx})
     return register(type(name.capitalize(), (Elementwise,), namespace))
@@ -35,16 +34,34 @@ def _hardsigmoid_onnx(self, emit, inputs, node) -> str:
 
 
 _simple("relu", 1, "max(x, 0)", onnx="Relu")
-_simple("relu6", 2, "min(max(x, 0), 6)", onnx=_relu6_onnx)
-_simple("leakyrelu", 2, "x if x > 0 else alpha * x", (Arg("alpha", number(), 0.01),), onnx="LeakyRelu")
-_simple("elu", 3, "x if x > 0 else alpha * (exp(x) - 1)", (Arg("alpha", number(), 1.0),), onnx="Elu")
+_simple("relu6", 2, "min(max(x, 0), 6)", onnx=_relu6_onnx, onnx_ops="`Clip`", onnx_doc="bounds 0 and 6")
+_simple(
+    "leakyrelu", 2, "x if x > 0 else alpha * x", (Arg("alpha", number(), 0.01),), onnx="LeakyRelu", onnx_doc="`alpha`"
+)
+_simple(
+    "elu", 3, "x if x > 0 else alpha * (exp(x) - 1)", (Arg("alpha", number(), 1.0),), onnx="Elu", onnx_doc="`alpha`"
+)
 _simple("selu", 4, "scale * elu(x, alpha) with the self-normalizing constants", onnx="Selu")
-_simple("gelu", 8, "x * Phi(x), exact (erf) form", onnx="Gelu")
-_simple("silu", 4, "x * sigmoid(x) (swish)", onnx=_silu_onnx)
+_simple("gelu", 8, "x * Phi(x), exact (erf) form", onnx="Gelu", onnx_doc="exact (erf) form")
+_simple(
+    "silu",
+    4,
+    "x * sigmoid(x) (swish)",
+    onnx=_silu_onnx,
+    onnx_ops="`Sigmoid` → `Mul`",
+    onnx_doc="`Swish` exists only from opset 24",
+)
 _simple("sigmoid", 3, "1 / (1 + exp(-x))", onnx="Sigmoid")
 _simple("tanh", 1, "hyperbolic tangent", onnx="Tanh")
 _simple("hardswish", 4, "x * relu6(x + 3) / 6", onnx="HardSwish")
-_simple("hardsigmoid", 3, "relu6(x + 3) / 6 (PyTorch's slope 1/6)", onnx=_hardsigmoid_onnx)
+_simple(
+    "hardsigmoid",
+    3,
+    "relu6(x + 3) / 6 (PyTorch's `nn.Hardsigmoid`)",
+    onnx=_hardsigmoid_onnx,
+    onnx_ops="`HardSigmoid`",
+    onnx_doc="`alpha=1/6`, `beta=0.5` (PyTorch's; ONNX's default slope is 0.2)",
+)
 _simple("softplus", 3, "log(1 + exp(x))", onnx="Softplus")
 _simple("mish", 5, "x * tanh(softplus(x))", onnx="Mish")
 
@@ -55,11 +72,10 @@ class PRelu(Elementwise):
     cost = 2
     learnable = True
     doc = "leaky ReLU with a learned slope per channel (He et al. 2015)"
+    onnx_ops = "`PRelu`"
+    onnx_doc = "one slope per channel, `[C, 1, 1]` (images) or `[C]`"
+    params_doc = "`C` (one slope per channel)"
     arguments = LEARNABLE_ARGS
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def parameters(self, shapes, out):
         return shapes[0][1]
@@ -87,6 +103,7 @@ class _Softmax(Elementwise):
 class Softmax(_Softmax):
     kind = "softmax"
     doc = "softmax along `axis` (channels by default)"
+    onnx_doc = "`axis`"
     onnx_op = "Softmax"
 
 
@@ -94,4 +111,5 @@ class Softmax(_Softmax):
 class LogSoftmax(_Softmax):
     kind = "logsoftmax"
     doc = "log of softmax along `axis`"
+    onnx_doc = "`axis`"
     onnx_op = "LogSoftmax"

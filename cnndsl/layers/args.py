@@ -6,7 +6,7 @@ or raises :class:`ArgError` with a message naming what was expected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..values import Func, Symbol, describe
 
@@ -50,7 +50,6 @@ def integer(minimum: int | None = 1):
             raise ArgError(f"must be at least {minimum}, got {value}")
         return value
 
-    convert.expects = "an integer"
     return convert
 
 
@@ -64,7 +63,6 @@ def number(minimum: float | None = None, maximum: float | None = None, open_min:
             raise ArgError(f"must be at most {maximum}, got {value}")
         return float(value)
 
-    convert.expects = "a number"
     return convert
 
 
@@ -157,9 +155,7 @@ def _suggest(word, choices) -> str:
     return did_you_mean(word, choices)
 
 
-@dataclass
-class Bound:
-    """The result of binding a call's arguments: attribute values and which were given."""
-
-    attrs: dict
-    given: set = field(default_factory=set)
+LEARNABLE_ARGS = (
+    Arg("init", initializer, None, doc="he (default), xavier, zeros, normal(std), uniform(limit) or a .npy path"),
+    Arg("trainable", boolean, None, doc="false freezes the layer"),
+)

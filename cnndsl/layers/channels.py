@@ -42,7 +42,9 @@ class _Pick(Layer):
 @register
 class Slice(_Pick):
     kind = "slice"
-    doc = "channels start … stop-1 (x[:, start:stop])"
+    doc = "channels `start … stop-1` (`x[:, start:stop]`, also on `[N, F]`); `0 <= start < stop <= C`"
+    onnx_ops = "`Slice`"
+    onnx_doc = "constant `starts`, `ends` on `axes=[1]`"
     arguments = (Arg("start", integer(0)), Arg("stop", integer(1)))
 
     def check(self) -> None:
@@ -68,7 +70,9 @@ class Slice(_Pick):
 @register
 class Chunk(_Pick):
     kind = "chunk"
-    doc = "the index-th of `parts` equal channel slices (torch.chunk); the channels must divide"
+    doc = "the `index`-th (from 0) of `parts` equal channel slices (`torch.chunk`); `parts` must divide C"
+    onnx_ops = "`Slice`"
+    onnx_doc = "constant `starts`, `ends` on `axes=[1]`"
     arguments = (Arg("parts", integer(1)), Arg("index", integer(0)))
 
     def check(self) -> None:
@@ -96,7 +100,9 @@ class Chunk(_Pick):
 class PixelShuffle(Layer):
     kind = "pixel_shuffle"
     family = "resample"
-    doc = "nn.PixelShuffle: [C*r*r, H, W] to [C, H*r, W*r], PyTorch's channel order"
+    doc = "`[C*r*r, H, W]` to `[C, H*r, W*r]` in PyTorch's channel order (`nn.PixelShuffle`); C must divide by r*r"
+    onnx_ops = "`DepthToSpace`"
+    onnx_doc = "`mode=CRD`: input channel `c*r*r + i*r + j`, PyTorch's order (`DCR`, the default, is not)"
     arguments = (Arg("factor", integer(1), attr="blocksize"),)
 
     def output_shape(self, shapes):
@@ -127,7 +133,12 @@ class PixelShuffle(Layer):
 class PixelUnshuffle(Layer):
     kind = "pixel_unshuffle"
     family = "resample"
-    doc = "nn.PixelUnshuffle: [C, H, W] to [C*r*r, H/r, W/r], PyTorch's channel order"
+    doc = "`[C, H, W]` to `[C*r*r, H/r, W/r]` (`nn.PixelUnshuffle`); H and W must divide by r"
+    onnx_ops = "`Reshape` → `Transpose` → `Reshape`"
+    onnx_doc = (
+        "`[N, C, H/r, r, W/r, r]`, `perm=[0, 1, 3, 5, 2, 4]`, `[N, C*r*r, H/r, W/r]`; `SpaceToDepth` would put "
+        "the block offset before the channel (`(i*r + j)*C + c`), not after as PyTorch does"
+    )
     arguments = (Arg("factor", integer(1), attr="blocksize"),)
 
     def output_shape(self, shapes):

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from ..fields import resample, transposed_span, window
-from .args import Arg, ArgError, boolean, initializer, integer, padding, pair
+from .args import LEARNABLE_ARGS, Arg, ArgError, boolean, integer, padding, pair
 from .base import Layer, ShapeError, elements, register, require_image, size_text, spatial
 from .kernels import kernel_for, weights
 from .window import effective, output_sizes, same_pads, transposed_sizes
-
-LEARNABLE_ARGS = (
-    Arg("init", initializer, None, doc="he (default), xavier, zeros, normal(std), uniform(limit) or a .npy path"),
-    Arg("trainable", boolean, None, doc="false freezes the layer"),
-)
 
 
 class _Convolution(Layer):
     family = "conv"
     learnable = True
 
-    @property
-    def trainable(self) -> bool:
-        chosen = self.attrs.get("trainable")
-        return chosen if chosen is not None else self.attrs.get("weights") is None
+    def trainable_by_default(self) -> bool:
+        return self.attrs.get("weights") is None  # a fixed kernel (`weights=`) is frozen
 
     def in_channels(self, shapes) -> int:
         return shapes[0][1]
@@ -113,7 +106,16 @@ CONV_ARGS = (
 @register
 class Conv(_Convolution):
     kind = "conv"
-    doc = "2-D convolution (cross-correlation)"
+    doc = (
+        "2-D convolution (cross-correlation); `kernel`, `stride`, `dilation`: int or `[h, w]`; `pad`: int, "
+        "`[h, w]`, `[top, left, bottom, right]`, `same` or `valid`"
+    )
+    onnx_doc = (
+        "`kernel_shape`, `strides`, `pads` (`same` resolved to explicit pads, the odd pixel at the end), "
+        "`dilations`, `group`; weight `[out, in/groups, kh, kw]`, bias `[out]`"
+    )
+    params_doc = "`out * in/groups * kh * kw` (+ `out` with bias)"
+    flops_doc = "`2 * MACs` with bias; `2 * MACs - outputs` without (the first add of each output is the bias)"
     arguments = (
         Arg("out", integer()),
         *CONV_ARGS,
@@ -147,7 +149,10 @@ class Conv(_Convolution):
 @register
 class DepthwiseConv(Conv):
     kind = "dwconv"
-    doc = "depthwise convolution: groups = input channels, out = input channels * mult"
+    doc = "depthwise convolution: `groups = in channels`, `out = in channels * mult`"
+    onnx_doc = "`group` = input channels, weight `[in*mult, 1, kh, kw]`"
+    params_doc = "`out * in/groups * kh * kw` (+ `out` with bias)"
+    flops_doc = "`2 * MACs` with bias; `2 * MACs - outputs` without (the first add of each output is the bias)"
     arguments = (
         *CONV_ARGS,
         Arg("mult", integer(), 1),
@@ -169,7 +174,13 @@ class DepthwiseConv(Conv):
 @register
 class ConvTranspose(_Convolution):
     kind = "convT"
-    doc = "transposed convolution (learned upsampling)"
+    doc = (
+        "transposed convolution (learned upsampling); `output_pad` must be smaller than the stride "
+        "(onnxruntime's limit)"
+    )
+    onnx_doc = "as `conv` plus `output_padding`; weight `[in, out/groups, kh, kw]`"
+    params_doc = "`in * out/groups * kh * kw` (+ `out` with bias)"
+    flops_doc = "`2 * MACs` with bias; `2 * MACs - outputs` without (the first add of each output is the bias)"
     arguments = (
         Arg("out", integer()),
         *CONV_ARGS,

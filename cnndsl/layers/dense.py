@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .args import Arg, boolean, integer
+from .args import LEARNABLE_ARGS, Arg, boolean, integer
 from .base import Layer, register, require_flat
-from .conv import LEARNABLE_ARGS
 
 
 @register
@@ -13,11 +12,11 @@ class Dense(Layer):
     family = "dense"
     learnable = True
     doc = "fully connected layer; the input must be flat"
+    onnx_ops = "`Gemm`"
+    onnx_doc = "`transB=1`, weight `[out, in]` (PyTorch's `Linear` layout), bias `[out]`"
+    params_doc = "`in * out` (+ `out` with bias)"
+    flops_doc = "`2 * MACs` with bias; `2 * MACs - outputs` without (the first add of each output is the bias)"
     arguments = (Arg("out", integer()), Arg("bias", boolean, True), *LEARNABLE_ARGS)
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         require_flat(shapes[0], self.kind)
@@ -51,6 +50,7 @@ class Flatten(Layer):
     kind = "flatten"
     family = "shape"
     doc = "[N, C, H, W] to [N, C*H*W]"
+    onnx_doc = "`axis=1`"
     onnx_op = "Flatten"  # not a Shape/Gather/Reshape chain: the batch dimension stays symbolic
 
     def output_shape(self, shapes):

@@ -28,7 +28,11 @@ def kirsch(direction: str) -> list[list[float]]:
 def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
     """A sampled Gaussian centred on the kernel, normalised to sum 1."""
     cy, cx = (kh - 1) / 2, (kw - 1) / 2
-    raw = [[math.exp(-((r - cy) ** 2 + (c - cx) ** 2) / (2 * sigma * sigma)) for c in range(kw)] for r in range(kh)]
+    squared = [[(r - cy) ** 2 + (c - cx) ** 2 for c in range(kw)] for r in range(kh)]
+    nearest = min(map(min, squared))
+    # relative to the centre taps, dividing by sigma twice: neither 2 * sigma**2 nor the sum can
+    # underflow to 0 (sigma = 1e-200), and the centre taps always keep weight 1 before normalising
+    raw = [[math.exp(-((d - nearest) / (2 * sigma)) / sigma) for d in row] for row in squared]
     total = sum(map(sum, raw))
     return [[v / total for v in row] for row in raw]
 

@@ -6,12 +6,14 @@ from ..fields import union
 from .base import Layer, ShapeError, elements, format_shape, register
 
 
-class _Merge(Layer):
+class Merge(Layer):
+    """The base of a merge kind: `kind { branch; branch }`, two or more inputs."""
+
     family = "merge"
     arity = None
 
     def field(self, fields, shapes, out):
-        return union(fields)
+        return union(fields, [s[2:] != out[2:] for s in shapes])
 
     def flops(self, shapes, out):
         return (len(shapes) - 1) * elements(out)
@@ -26,9 +28,11 @@ def _disagree(kind: str, shapes, i: int, what: str, hint: str = ""):
 
 
 @register
-class Concat(_Merge):
+class Concat(Merge):
     kind = "concat"
     doc = "joins branches along the channels"
+    onnx_ops = "`Concat`"
+    onnx_doc = "`axis=1`"
 
     def onnx(self, emit, inputs, node) -> str:
         return emit.op("Concat", inputs, node, axis=1)
@@ -51,9 +55,16 @@ class Concat(_Merge):
 
 
 @register
-class Add(_Merge):
+class Add(Merge):
     kind = "add"
+    glyph = "+"
     doc = "element-wise sum; shapes must match exactly"
+    onnx_ops = "`Add` (two branches) or `Sum`"
+    onnx_doc = (
+        "also `residual`; `residual(shortcut=project)` adds `Conv` 1x1 + `BatchNormalization` nodes named "
+        "`…/shortcut_conv1`, `…/shortcut_bn1`"
+    )
+    flops_doc = "`(branches - 1)` per output element"
 
     def onnx(self, emit, inputs, node) -> str:
         return emit.op("Add" if len(inputs) == 2 else "Sum", inputs, node)
@@ -66,9 +77,13 @@ class Add(_Merge):
 
 
 @register
-class Mul(_Merge):
+class Mul(Merge):
     kind = "mul"
+    glyph = "x"
     doc = "element-wise product, broadcasting size-1 dimensions (squeeze-and-excitation)"
+    onnx_ops = "`Mul`"
+    onnx_doc = "numpy broadcasting (`[N, C, 1, 1]` gates)"
+    flops_doc = "`(branches - 1)` per output element"
 
     def onnx(self, emit, inputs, node) -> str:
         product = inputs[0]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .args import Arg, ArgError, integer, number
+from .args import LEARNABLE_ARGS, Arg, ArgError, integer, number
 from .base import Layer, ShapeError, elements, register
-from .conv import LEARNABLE_ARGS
 
 
 @register
@@ -13,11 +12,12 @@ class BatchNorm(Layer):
     family = "norm"
     learnable = True
     doc = "batch normalization, inference form: scale and shift learnable, running mean and variance are state"
+    onnx_ops = "`BatchNormalization`"
+    onnx_doc = "inference form; `epsilon`; scale, shift, mean, var `[C]`"
+    params_doc = "`2 * C` (scale, shift)"
+    state_doc = "`2 * C` (running mean, variance)"
+    flops_doc = "`2` per element (folded to one multiply and one add)"
     arguments = (Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon"), *LEARNABLE_ARGS)
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         if len(shapes[0]) < 2:
@@ -56,7 +56,9 @@ def _odd(value):
 class LocalResponseNorm(Layer):
     kind = "lrn"
     family = "norm"
-    doc = "local response normalization across channels (AlexNet)"
+    doc = "local response normalization across channels (AlexNet); `size` must be odd (onnxruntime's rule)"
+    onnx_doc = "`size` (odd), `alpha`, `beta`, `bias` (= `k`); ONNX divides `alpha` by `size`, as PyTorch and Caffe do"
+    flops_doc = "`2 * size + 3` per element"
     onnx_op = "LRN"
     onnx_attrs = ("size", "alpha", "beta", "bias")
     arguments = (
@@ -80,6 +82,8 @@ class Dropout(Layer):
     kind = "dropout"
     family = "regularization"
     doc = "dropout; kept in the graph, inactive at inference"
+    onnx_ops = "`Dropout`"
+    onnx_doc = "`ratio` as a constant input; inactive at inference"
     arguments = (Arg("p", number(0.0, 1.0), 0.5, attr="ratio"),)
 
     def label(self) -> str:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from math import prod
 
 from ..values import describe
-from .args import Arg, ArgError, boolean, integer, number
+from .args import LEARNABLE_ARGS, Arg, ArgError, boolean, integer, number
 from .base import Layer, ShapeError, elements, format_shape, register, require_image
-from .conv import LEARNABLE_ARGS
 
 PER_ELEMENT, PER_SET = 7, 4
 EPS = Arg("eps", number(0.0, open_min=True), 1e-5, attr="epsilon")
@@ -25,10 +24,7 @@ class _Norm(Layer):
     family = "norm"
     learnable = True
     arguments = (EPS, *LEARNABLE_ARGS)
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
+    params_doc = "`2 * C` (scale, shift)"
 
     def parameters(self, shapes, out):
         return 2 * shapes[0][1]
@@ -49,7 +45,16 @@ class _Norm(Layer):
 @register
 class LayerNorm(_Norm):
     kind = "layernorm"
-    doc = "layer normalization over the channels at every position (ConvNeXt's LayerNorm2d), or over the features"
+    doc = (
+        "over the channels at every position of `[N, C, H, W]` (ConvNeXt's `LayerNorm2d`), over the features "
+        "of `[N, F]`; scale and shift 2C parameters, no state"
+    )
+    onnx_ops = "`Transpose` → `LayerNormalization` → `Transpose`"
+    onnx_doc = (
+        "images: to `[N, H, W, C]` (`perm=[0, 2, 3, 1]`), normalised on `axis=-1`, back (`perm=[0, 3, 1, 2]`); "
+        "`[N, F]`: one `LayerNormalization` on `axis=-1`; `epsilon`; scale and shift `[C]`"
+    )
+    flops_doc = "`7` per element `+ 4` per position (`+ 4` once for `[N, F]`)"
 
     def output_shape(self, shapes):
         if len(shapes[0]) not in (2, 4):
@@ -72,7 +77,15 @@ class LayerNorm(_Norm):
 @register
 class GroupNorm(_Norm):
     kind = "groupnorm"
-    doc = "group normalization (nn.GroupNorm): statistics over each group of channels and the whole plane"
+    doc = (
+        "`nn.GroupNorm(groups, C)`: statistics over each group of C/groups channels and the whole plane; "
+        "`groups` must divide C; 2C parameters"
+    )
+    onnx_ops = "`GroupNormalization`"
+    onnx_doc = (
+        "opset 21's form: `num_groups`, `epsilon`, scale and bias per channel `[C]` (opset 18 had them per group)"
+    )
+    flops_doc = "`7` per element `+ 4 * groups`"
     arguments = (Arg("groups", integer(), attr="num_groups"), EPS, *LEARNABLE_ARGS)
 
     def output_shape(self, shapes):
@@ -101,7 +114,10 @@ class GroupNorm(_Norm):
 @register
 class InstanceNorm(_Norm):
     kind = "instancenorm"
-    doc = "instance normalization with learnable scale and shift (nn.InstanceNorm2d(C, affine=True))"
+    doc = "`nn.InstanceNorm2d(C, affine=True)`: statistics over each channel's plane; 2C parameters"
+    onnx_ops = "`InstanceNormalization`"
+    onnx_doc = "`epsilon`; scale and bias `[C]`"
+    flops_doc = "`7` per element `+ 4 * C`"
 
     def output_shape(self, shapes):
         require_image(shapes[0], self.kind)
@@ -120,15 +136,15 @@ class Scale(Layer):
     kind = "scale"
     family = "norm"
     learnable = True
-    doc = "a learnable multiplier per channel (ConvNeXt's layer scale); starts at `init`"
+    doc = "a learned multiplier per channel, all starting at `init` (ConvNeXt's layer scale); C parameters"
+    onnx_ops = "`Mul`"
+    onnx_doc = "by a `[1, C, 1, 1]` initializer (`[1, F]` for `[N, F]`) filled with `init`"
+    params_doc = "`C` (one multiplier per channel)"
+    flops_doc = "`1` per element"
     arguments = (
         Arg("init", number(), 1.0, doc="the start value of every multiplier"),
         Arg("trainable", boolean, None, doc="false freezes the layer"),
     )
-
-    @property
-    def trainable(self) -> bool:
-        return self.attrs.get("trainable") is not False
 
     def output_shape(self, shapes):
         if len(shapes[0]) < 2:
@@ -161,7 +177,9 @@ def _drop_rate(value):
 class DropPath(Layer):
     kind = "droppath"
     family = "regularization"
-    doc = "stochastic depth (drops a residual branch per sample in training); the identity at inference"
+    doc = "stochastic depth (`0 <= p < 1`); kept in the graph and the report, identity at inference"
+    onnx_ops = "`Identity`"
+    onnx_doc = "inactive at inference"
     arguments = (Arg("p", _drop_rate, attr="ratio"),)
 
     def label(self) -> str:

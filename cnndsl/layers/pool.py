@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..fields import window
+from ..fields import pooled, window
 from .args import Arg, boolean, integer, padding, pair
 from .base import Layer, ShapeError, elements, register, require_image, size_text, spatial
 from .window import ceil_for_opset21, output_sizes, same_pads
@@ -75,6 +75,8 @@ POOL_ARGS = (
 class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling; padding never wins the max"
+    onnx_doc = "`ceil_mode`, explicit `pads`; see *`ceil` pooling at opset 21* below"
+    flops_doc = "`kh * kw - 1` comparisons per output"
     arguments = POOL_ARGS
     onnx_op = "MaxPool"
 
@@ -86,6 +88,11 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     kind = "avgpool"
     doc = "average pooling"
+    onnx_doc = (
+        "`ceil_mode`, `count_include_pad` from `include_pad`; see *`ceil` pooling at opset 21* below "
+        "(a `Pad` first where it needs one)"
+    )
+    flops_doc = "`kh * kw` per output (adds and the divide)"
     arguments = (*POOL_ARGS, Arg("include_pad", boolean, False))
     onnx_op = "AveragePool"
 
@@ -121,6 +128,8 @@ class AvgPool(_Pool):
 class LpPool(_Pool):
     kind = "lppool"
     doc = "Lp-norm pooling (p=2: L2)"
+    onnx_doc = "`p`"
+    flops_doc = "`2 * kh * kw` per output"
     per_tap = 2
     arguments = (
         Arg("kernel", pair(), attr="kernel_shape"),
@@ -146,13 +155,14 @@ class _GlobalPool(Layer):
     def field(self, fields, shapes, out):
         if fields[0] is None:
             return None
-        return window(fields[0], spatial(shapes[0]), spatial(shapes[0]), (0, 0))
+        return pooled(fields[0], spatial(shapes[0]))
 
 
 @register
 class GlobalAvgPool(_GlobalPool):
     kind = "gap"
     doc = "global average pooling to [N, C, 1, 1]"
+    flops_doc = "input elements (adds and one divide per channel)"
     onnx_op = "GlobalAveragePool"
 
 
@@ -160,6 +170,7 @@ class GlobalAvgPool(_GlobalPool):
 class GlobalMaxPool(_GlobalPool):
     kind = "gmp"
     doc = "global max pooling to [N, C, 1, 1]"
+    flops_doc = "input elements − output elements"
     onnx_op = "GlobalMaxPool"
 
     def flops(self, shapes, out):

@@ -17,6 +17,8 @@ class Input(Layer):
     kind = "input"
     family = "io"
     arity = 0
+    onnx_ops = "graph input"
+    onnx_doc = "`[N, C, H, W]` or `[N, F]`"
 
     def output_shape(self, shapes):
         return ("N", *self.attrs["shape"])
@@ -46,6 +48,10 @@ class Pad(Layer):
     kind = "pad"
     family = "shape"
     doc = "pads height and width: constant, reflect, edge or wrap"
+    onnx_ops = "`Pad`"
+    onnx_doc = (
+        "pads `[0, 0, top, left, 0, 0, bottom, right]`; modes `constant` (with `value`), `reflect`, `edge`, `wrap`"
+    )
     arguments = (
         Arg("amount", amounts, attr="pads", doc="int, [h, w] or [top, left, bottom, right]"),
         Arg("mode", choice("constant", "reflect", "edge", "wrap"), "constant"),
@@ -104,7 +110,19 @@ class Upsample(Layer):
     family = "resample"
     arity = 1  # plus the `like=` reference as a second input
     tensor_args = ("like",)  # keyword arguments that name a tensor, passed as extra inputs in this order
-    doc = "resize by `scale`, to `size=[h, w]` or to the size of another tensor (nearest or linear)"
+    doc = (
+        "`scale` a number or `[h, w]`: output size `floor(size * scale)`; or `size=[h, w]`; or `like=NAME`, the "
+        "height and width of another tensor. `size`, `scale` and `like` exclude each other. `nearest` reads input "
+        "`floor(o * in / out)` (PyTorch's `nearest`); `linear` uses half-pixel centres, or with `align_corners=true` "
+        "maps corner to corner"
+    )
+    onnx_ops = "`Resize`"
+    onnx_doc = (
+        "on `axes=[2, 3]` with `sizes` (int64): a constant for `scale`/`size`, or `Shape(ref, start=2, end=4)` of "
+        "the `like=` tensor; `nearest`: `asymmetric`, `nearest_mode=floor`; `linear`: `half_pixel` (PyTorch's "
+        "`bilinear`, `align_corners=False`) or `align_corners`"
+    )
+    flops_doc = "`linear`: 9 per output (three lerps); `nearest`: 0"
     arguments = (
         Arg("scale", _scale, None, attr="scales", doc="a number or [h, w]; 2 when neither size nor like is given"),
         Arg("mode", choice("nearest", "linear"), "nearest"),
@@ -203,6 +221,8 @@ class ChannelShuffle(Layer):
     kind = "channel_shuffle"
     family = "shape"
     doc = "ShuffleNet channel shuffle"
+    onnx_ops = "`Reshape` → `Transpose` → `Reshape`"
+    onnx_doc = "`[N, g, C/g, H, W]`, `perm=[0, 2, 1, 3, 4]`, back to `[N, C, H, W]`"
     arguments = (Arg("groups", integer()),)
 
     def output_shape(self, shapes):

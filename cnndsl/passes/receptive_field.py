@@ -2,19 +2,26 @@
 
 One sweep in topological order: each node combines the fields of its inputs
 (a merge takes their union), so branches are covered without enumerating paths.
+Whatever a layer computes, two rules hold here for every node: a field computed
+from a global field is global, and no effective stride exceeds the input's
+extent (so figures stay bounded on a 1x1 map, see :func:`fields.capped`).
 """
 
 from __future__ import annotations
 
 from ..errors import Diagnostic
+from ..fields import capped
 from ..graph import Graph
 
 
 def receptive_field(graph: Graph) -> None:
+    extent = _input_extent(graph)
     for node in graph.nodes():
         inputs = [graph[i] for i in node.inputs]
         fields = [i.field for i in inputs]
         node.field = node.layer.field(fields, [i.shape for i in inputs], node.shape)
+        if node.field is not None:
+            node.field = capped(node.field, extent, any(f is not None and f.whole for f in fields))
         newly_mixed = (
             node.field is not None
             and node.field.mixed_stride
@@ -36,3 +43,14 @@ def receptive_field(graph: Graph) -> None:
 def _stride(field) -> str:
     h, w = field.to_json()["stride"]
     return f"{h}" if h == w else f"{h}x{w}"
+
+
+def _input_extent(graph: Graph) -> tuple:
+    """The largest height and width of the graph's image inputs (None on a symbolic axis)."""
+    images = [n.shape[2:] for n in graph.nodes() if not n.inputs and n.shape is not None and len(n.shape) == 4]
+    extent = []
+    for axis in range(2):
+        sizes = [s[axis] for s in images]
+        known = all(isinstance(v, int) for v in sizes) and sizes
+        extent.append(max(sizes) if known else None)
+    return tuple(extent)

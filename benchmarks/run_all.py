@@ -1,0 +1,188 @@
+"""Every speed goal in one run: prints the tables of docs/benchmarks.md.
+
+    python benchmarks/run_all.py [--runs 7] [--quick] [--write docs/benchmarks-run.md]
+
+Whole-process wall times on this machine (median of `--runs` fresh processes, with
+the spread as min..max), side by side with what users would run instead where a
+peer exists. The peers need `pip install -e '.[bench]'`; a missing peer is printed
+as such, never guessed. Not part of the test suite: no timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_report import COMPETITORS, synthetic  # noqa: E402
+
+PYTHON = sys.executable
+LENET = ROOT / "architectures" / "lenet5.cnn"
+RESNET50 = ROOT / "architectures" / "resnet50.cnn"
+VERSIONS = ("lark", "numpy", "onnx", "ml_dtypes", "protobuf", "onnxruntime", "torch", "torchinfo")
+
+
+class Sample:
+    """Wall times of one command over several fresh processes."""
+
+    def __init__(self, times: list[float] | None):
+        self.times = times
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.times)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def cell(self) -> str:
+        if not self.ok:
+            return "not installed or failed"
+        return f"{self.median:.3f} s ({min(self.times):.3f}..{max(self.times):.3f})"
+
+
+def timed(argv: list[str], runs: int, timeout: float = 600) -> Sample:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return Sample(None)
+        times.append(time.perf_counter() - start)
+        if done.returncode:
+            sys.stderr.write(done.stderr.decode(errors="replace")[-600:])
+            return Sample(None)
+    return Sample(times)
+
+
+def cnndsl(*args) -> list[str]:
+    return [PYTHON, "-m", "cnndsl", *[str(a) for a in args]]
+
+
+def ratio(slow: Sample, fast: Sample) -> str:
+    if not (slow.ok and fast.ok):
+        return "-"
+    return f"{slow.median / fast.median:.1f}x"
+
+
+def startup(runs: int) -> list[list[str]]:
+    bare = timed([PYTHON, "-c", "pass"], runs)
+    check = timed(cnndsl("check", LENET), runs)
+    return [
+        ["Python start (`python -c pass`)", bare.cell(), "", "", ""],
+        ["`cnndsl check architectures/lenet5.cnn`", check.cell(), "", "", "<= 0.15 s"],
+    ]
+
+
+def report_vs_torchinfo(runs: int) -> list[list[str]]:
+    ours = timed(cnndsl("report", RESNET50), runs)
+    name = "torchinfo `summary` (PyTorch model)"
+    theirs = timed([PYTHON, "-c", COMPETITORS[name]], max(3, runs // 2))
+    return [["`cnndsl report resnet50`", ours.cell(), f"{name} {theirs.cell()}", ratio(theirs, ours), ">= 10x"]]
+
+
+def compile_vs_torch(runs: int, folder: str) -> list[list[str]]:
+    ours = timed(cnndsl("compile", RESNET50, "-o", f"{folder}/r50.onnx"), runs)
+    theirs = timed([PYTHON, str(HERE / "torch_resnet50.py"), f"{folder}/r50_torch.onnx"], max(3, runs // 2))
+    peer = f"torch.nn + torch.onnx.export {theirs.cell()}"
+    return [["`cnndsl compile resnet50`", ours.cell(), peer, ratio(theirs, ours), ">= 8x"]]
+
+
+def report_scaling(folder: str, blocks: list[int]) -> list[list[str]]:
+    rows, per_node = [], []
+    for count in blocks:
+        path = Path(folder) / f"deep{count}.cnn"
+        path.write_text(synthetic(count))
+        sample = timed(cnndsl("report", path, "--format", "json", "-o", f"{folder}/deep.json"), 3)
+        nodes = 7 * count + 5
+        per_node.append(sample.median / nodes * 1000 if sample.ok else float("nan"))
+        goal = "<= 5 s" if count == blocks[-1] else ""
+        rows.append([f"`report`, {nodes:,} nodes", sample.cell(), f"{per_node[-1]:.3f} s per 1,000 nodes", "", goal])
+    growth = per_node[-1] / per_node[0]
+    rows.append(["time per node, largest / smallest", f"{growth:.2f}", "1.0 is linear", "", "linear"])
+    return rows
+
+
+def render_huge(folder: str, blocks: int) -> list[list[str]]:
+    path = Path(folder) / f"render{blocks}.cnn"
+    path.write_text(synthetic(blocks))
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            cnndsl("render", path, "-o", f"{folder}/huge.svg", "--depth", "99"), capture_output=True, timeout=120
+        )
+        seconds, code = time.perf_counter() - start, done.returncode
+        answer = done.stderr.decode(errors="replace").strip().splitlines()
+        outcome = "drawn" if code == 0 else f"exit {code}: {answer[0] if answer else ''}"
+    except subprocess.TimeoutExpired:
+        seconds, outcome = 120.0, "still running after 120 s"
+    nodes = 7 * blocks + 5
+    return [[f"`render`, {nodes:,} nodes, every node", f"{seconds:.2f} s", outcome[:90], "", "<= 30 s or refuse"]]
+
+
+def versions() -> str:
+    found = []
+    for name in VERSIONS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    return ", ".join(found)
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = names[0] if names else cpu
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
+
+
+def table(rows: list[list[str]]) -> list[str]:
+    lines = ["| measurement | cnndsl | peer | peer / cnndsl | goal |", "|---|---|---|---:|---|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per timing (median)")
+    parser.add_argument("--quick", action="store_true", help="smaller scaling run (1,000 and 2,000 blocks)")
+    parser.add_argument("--write", help="also write the printed Markdown to this file")
+    args = parser.parse_args()
+    blocks = [1000, 2000] if args.quick else [1000, 2000, 5000, 10000]
+    with tempfile.TemporaryDirectory() as folder:
+        rows = startup(args.runs) + report_vs_torchinfo(args.runs) + compile_vs_torch(args.runs, folder)
+        rows += report_scaling(folder, blocks) + render_huge(folder, 14286)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Run `python benchmarks/run_all.py --runs {args.runs}` on {stamp}.",
+        "",
+        f"Machine: {machine()}. Versions: {versions()}.",
+        "",
+        "Times are whole-process medians with (min..max) over the runs.",
+        "",
+        *table(rows),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.write:
+        Path(args.write).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
