@@ -93,7 +93,14 @@ MODERN = {
     "squeezenet1_1": ("squeezenet1_1", {}, "SqueezeNet11", 1_235_496, 0, 0.349),
     # torchvision publishes the weights with the auxiliary FCN head: 42,004,074 parameters
     # and 178.722 GMACs (the aux head runs in eval mode too); without it 39,638,869.
-    "deeplabv3_resnet50_aux": ("deeplabv3_resnet50", {"aux": True}, "DeepLabV3ResNet50", 42_004_074, 57_216, 178.722),
+    "deeplabv3_resnet50_aux": (
+        "deeplabv3_resnet50",
+        {"aux": True, "size": 520},
+        "DeepLabV3ResNet50",
+        42_004_074,
+        57_216,
+        178.722,
+    ),
 }
 DEEPLAB_NO_AUX = 39_638_869  # torchvision deeplabv3_resnet50(aux_loss=False)
 DEEPLAB_NO_AUX_STATE = 56_704
@@ -210,10 +217,10 @@ def test_torchvision_params_state_and_ops(key):
 
 
 def test_deeplab_without_its_auxiliary_head():
-    net = load("deeplabv3_resnet50")
+    net = load("deeplabv3_resnet50", size=520)
     assert (net.totals["params"], net.totals["state"]) == (DEEPLAB_NO_AUX, DEEPLAB_NO_AUX_STATE)
     assert {o["name"]: dims(o["shape"]) for o in net.outputs} == {"scores": [21, 520, 520]}
-    with_aux = load("deeplabv3_resnet50", aux=True)
+    with_aux = load("deeplabv3_resnet50", aux=True, size=520)
     assert {o["name"]: dims(o["shape"]) for o in with_aux.outputs} == {
         "scores": [21, 520, 520],
         "aux_scores": [21, 520, 520],
@@ -255,7 +262,7 @@ MODERN_VALUES = {
         "b4": [1024, 7, 7],
     },
     "squeezenet1_1": {"f2": [128, 55, 55], "f4": [256, 27, 27], "features": [512, 13, 13]},
-    "deeplabv3_resnet50": {"c3": [512, 65, 65], "c4": [1024, 65, 65], "c5": [2048, 65, 65]},
+    "deeplabv3_resnet50": {"c3": [512, 28, 28], "c4": [1024, 28, 28], "c5": [2048, 28, 28]},  # stride 8 at 224
     # YOLOv2 at 416: 26x26 fine features, 13x13 grid, passthrough 26x26x64 -> 13x13x256
     "yolov2": {
         "fine": [512, 26, 26],
@@ -263,14 +270,14 @@ MODERN_VALUES = {
         "passthrough": [256, 13, 13],
         "detections": [125, 13, 13],
     },
-    # U-Net at the paper's 572: pools floor 143 -> 71 -> 35, up steps resize to the skips
+    # U-Net at 200: pools floor 25 -> 12, the up step from 12 resizes 24 to the skip's 25
     "unet_any": {
-        "d3": [256, 143, 143],
-        "d4": [512, 71, 71],
-        "bottom": [1024, 35, 35],
-        "u4": [512, 71, 71],
-        "u1": [64, 572, 572],
-        "scores": [2, 572, 572],
+        "d3": [256, 50, 50],
+        "d4": [512, 25, 25],
+        "bottom": [1024, 12, 12],
+        "u4": [512, 25, 25],
+        "u1": [64, 200, 200],
+        "scores": [2, 200, 200],
     },
 }
 
