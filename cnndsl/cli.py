@@ -88,13 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     compile_.set_defaults(run=_command("compile"))
 
-    render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz)")
-    render_.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot")
-    render_.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
-    render_.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
-    render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
-    render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
-    render_.set_defaults(run=_command("render"))
+    _render_parser(commands, program)
 
     run = commands.add_parser("run", parents=[common], help="run a .cnn or .onnx model with onnxruntime")
     run.add_argument("file", help="a .cnn program or an .onnx model")
@@ -107,6 +101,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=_command("run"))
     return parser
+
+
+def _render_parser(commands, program) -> None:
+    """`cnndsl render`: both styles, graph (Graphviz) and blocks (3D boxes)."""
+    render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz, or 3D blocks)")
+    render_.add_argument(
+        "-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot; blocks: .svg, .tex (TikZ), .png, .pdf"
+    )
+    render_.add_argument(
+        "--style",
+        choices=("graph", "blocks"),
+        default="graph",
+        help="graph: a Graphviz diagram; blocks: layered 3D boxes for papers and slides "
+        "(SVG and TikZ need nothing; PNG and PDF need matplotlib: pip install 'cnndsl[figures]')",
+    )
+    render_.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
+    render_.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
+    render_.add_argument("--show", default="", metavar="WHAT", help="extra node lines: params,rf,macs")
+    render_.add_argument("--dot", metavar="PATH", help="the Graphviz `dot` executable to use")
+    render_.set_defaults(run=_command("render"))
 
 
 def _common(top: bool) -> argparse.ArgumentParser:

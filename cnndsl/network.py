@@ -213,20 +213,30 @@ class Network:
 
         return session(self, providers, seed)
 
-    def render(self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=(), dot=None):
+    def render(
+        self, path: str | None = None, depth: int | None = None, rankdir: str = "TB", show=(), dot=None, style="graph"
+    ):
         """Draw the architecture with Graphviz; `path` ends in .svg, .png, .pdf or .dot;
         `dot` names the renderer program (see docs/render.md).
 
-        Returns the path written, or the DOT source when `path` is None.
+        `style="blocks"`: layered 3D blocks (.svg, .tex, .png, .pdf; docs/render.md).
+        Returns the path written; without `path`, the DOT source (graph) or the
+        SVG text, shown inline in Jupyter (blocks).
         """
         from .backends.render import render
 
-        return render(self, path, depth=depth, rankdir=rankdir, show=show, dot=dot)
+        return render(self, path, depth=depth, rankdir=rankdir, show=show, dot=dot, style=style)
 
     def _repr_svg_(self) -> str:
+        """The Graphviz diagram, or the block diagram when no Graphviz renderer is installed."""
         from .backends.render import to_svg
 
-        return to_svg(self)
+        drawn = to_svg(self)
+        if drawn is None:
+            from .backends.blocks import render
+
+            drawn = str(render(self))
+        return drawn
 
 
 def _tensor(name: str, node: Node) -> dict:

@@ -41,6 +41,7 @@ from .layout import default_view
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
 RANKDIRS = ("TB", "LR")
+STYLES = ("graph", "blocks")
 ENVIRONMENT = "CNNDSL_DOT"
 LEGEND_COLUMNS = 3
 
@@ -81,13 +82,18 @@ INSTALL_HINT["png"] = INSTALL_HINT["svg"]
 # -- the API -----------------------------------------------------------
 
 
-def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None):
+def render(network, path=None, depth=None, rankdir="TB", show=(), dot=None, style="graph"):
     """Draw `network` to `path` (.svg, .png, .pdf or .dot) and return the path written.
 
     Without `path`, return the DOT source. `depth` collapses blocks nested
     deeper than it (None: the default of :func:`items`); `show` adds node lines from
     params, macs, rf; `dot` names the renderer program (see the module doc).
+    `style="blocks"` draws 3D blocks instead (backends/blocks.py; .svg, .png, .pdf, .tex).
     """
+    if check_style_format(style, None) == "blocks":
+        from .blocks import render as blocks
+
+        return blocks(network, path, depth)
     source = diagram(network, depth, rankdir, show).source
     if path is None:
         return source
@@ -129,6 +135,21 @@ def parse_show(show) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+def check_style_format(style: str, path) -> str:
+    """Check `style` and, when given, that `path` has a format the style writes; return the style."""
+    if style not in STYLES:
+        hint = did_you_mean(style, STYLES) or "choose graph or blocks"
+        raise usage_error(f"unknown render style `{style}`", "E0815", hint)
+    if path is not None:
+        if style == "blocks":
+            from .blocks import check_format as check_blocks_format
+
+            check_blocks_format(path)
+        else:
+            check_format(path)
+    return style
+
+
 def check_format(path) -> str:
     if path is None:
         return "svg"
@@ -138,7 +159,7 @@ def check_format(path) -> str:
         raise usage_error(
             f"cannot draw to {path}: {shown} is not a diagram format",
             "E0810",
-            "name the output .svg, .png, .pdf or .dot",
+            "name the output .svg, .png, .pdf or .dot (.tex is TikZ: add --style blocks)",
         )
     return fmt
 
