@@ -22,6 +22,7 @@ import re
 import numpy as np
 import pytest
 from conftest import ARCHITECTURES, ROOT
+from test_zoo_modern import MODERN_PARAMS, MODERN_SMALL
 
 import cnndsl
 
@@ -199,6 +200,7 @@ PARAMS = {
     "unet": ("UNet", UNET_PARAMS, "paper, by hand"),
     "vgg16_localizer": ("VGG16Localizer", VGG16_LOCALIZER_PARAMS, "torchvision vgg16 + box head"),
     "edge_compass": ("EdgeCompass", EDGE_FROZEN + EDGE_TRAINABLE, "by hand"),
+    **MODERN_PARAMS,  # the networks of today: tests/test_zoo_modern.py
 }
 
 NAMES = {
@@ -377,6 +379,7 @@ SMALL = {
     "fcn8s": (64, {"scores": [21, 64, 64]}),
     "unet": (32, {"bottom": [1024, 2, 2], "scores": [2, 32, 32]}),
     "edge_compass": (16, {"edges": [1, 16, 16]}),
+    **MODERN_SMALL,
 }
 
 

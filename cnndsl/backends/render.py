@@ -36,6 +36,7 @@ from ..errors import did_you_mean, usage_error
 from ..files import write_bytes, write_text
 from ..layers.base import FAMILIES as LAYER_FAMILIES
 from ..report import field_text, human
+from .layout import default_view
 
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
@@ -43,8 +44,6 @@ RANKDIRS = ("TB", "LR")
 STYLES = ("graph", "blocks")
 ENVIRONMENT = "CNNDSL_DOT"
 LEGEND_COLUMNS = 3
-WHOLE = 48
-"""Networks of at most this many layers are drawn whole by default."""
 
 FAMILIES = {**LAYER_FAMILIES, "block": ("#fff3e0", "block (collapsed)")}  # family: (fill colour, legend text)
 KEY_FAMILIES = ("conv", "dense", "pool", "resample")
@@ -197,18 +196,23 @@ class Item:
 def items(network, depth: int | None = None) -> list[Item]:
     """The diagram's nodes in topological order; `depth` as in :meth:`Network.rows`.
 
-    With `depth` None, networks of at most WHOLE layers are drawn whole and
-    larger ones with each innermost block (one that calls no other block)
-    collapsed: ResNet-50 as stages of bottleneck nodes, GoogLeNet as
-    inception modules of conv-bn-relu units.
+    With `depth` None, the most detailed drawing within the node budget and the
+    aspect ratio of :mod:`.layout` (ResNet-50 as stages of bottleneck nodes).
     """
-    graph = network.graph
     if depth is not None and depth < 0:
         raise usage_error("the depth must be 0 or more", "E0815")
-    groups = graph.collapse(depth, leaves=depth is None and len(graph) > WHOLE)
+    if depth is not None:
+        return _group(network, depth, False)
+    depth, leaves = default_view(network, lambda view: _group(network, *view))
+    return _group(network, depth, leaves)
+
+
+def _group(network, depth: int | None, leaves: bool) -> list[Item]:
+    """Blocks nested deeper than `depth` (and with `leaves` every innermost block) as one item."""
+    graph = network.graph
     return [
         Item(nodes[0].name, nodes) if path is None else Item("/".join(path), nodes, graph.blocks[path])
-        for path, nodes in groups
+        for path, nodes in graph.collapse(depth, leaves=leaves)
     ]
 
 
