@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="MODEL.onnx", help="default: the network's name + .onnx")
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     compile_.set_defaults(run=_command("compile"))
+    _weights_commands(commands, program, compile_)
 
     render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz)")
     render_.add_argument("-o", "--output", metavar="OUT", help="OUT.svg, .png, .pdf or .dot")
@@ -107,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.set_defaults(run=_command("run"))
     return parser
+
+
+def _weights_commands(commands, program, compile_) -> None:
+    """`compile --weights/--partial/--match` and `export --to pytorch|safetensors` (docs/pytorch.md)."""
+    compile_.add_argument("--weights", metavar="FILE", help="trained weights: .safetensors, .npz, .pt or .pth")
+    compile_.add_argument("--partial", action="store_true", help="keep fresh weights for layers FILE lacks")
+    compile_.add_argument("--match", choices=("name", "order"), default="name", help="pair tensors by name or order")
+    export = commands.add_parser("export", parents=[program], help="PyTorch source or initial weights")
+    export.add_argument("--to", choices=("pytorch", "safetensors"), required=True, help="what to write")
+    export.add_argument("-o", "--output", metavar="PATH", required=True, help="model.py or init.safetensors")
+    export.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
+    export.set_defaults(run=_command("export"))
 
 
 def _common(top: bool) -> argparse.ArgumentParser:

@@ -207,6 +207,19 @@ class Network:
 
         return to_onnx(self, path, seed)
 
+    def to_torch(self, seed: int = 0, initial: bool = True):
+        """The network as a PyTorch `nn.Module` (needs torch), holding the initial weights `to_onnx`
+        draws with `seed` (PyTorch's own initialisation when `initial` is false)."""
+        from .backends.pytorch import to_torch
+
+        return to_torch(self, seed, initial)
+
+    def to_pytorch_source(self) -> str:
+        """The source of a self-contained PyTorch module for this network (`cnndsl export --to pytorch`)."""
+        from .backends.pytorch import generate
+
+        return generate(self)
+
     def session(self, providers=None, seed: int = 0):
         """An onnxruntime InferenceSession of the compiled model."""
         from .backends.runtime import session

@@ -321,15 +321,17 @@ def weight_bytes(model) -> int:
 # -- files ---------------------------------------------------------------------------------
 
 
-def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0):
+def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0, weights: dict | None = None):
     """The model of `network` (an :class:`onnx.ModelProto`); written atomically to `path` when given.
 
     Over 2 GiB of weights the file is saved with ONNX external data (a
     `<name>.data` file beside it), and the returned model then refers to it.
+    `weights` ({tensor name: array}) replaces the initial values of those tensors.
     """
     import onnx  # noqa: F401  (the API returns onnx's own ModelProto class: see onnx_proto)
 
     model, pending = assemble(network, seed)
+    pending = with_weights(pending, weights)
     arrays = list(realise(pending))  # made once: written and attached
     if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, arrays, path)
@@ -340,17 +342,25 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0):
     return model
 
 
-def compile_file(network, path: str | os.PathLike, seed: int = 0) -> bool:
+def compile_file(network, path: str | os.PathLike, seed: int = 0, weights: dict | None = None) -> bool:
     """Write the model of `network` to `path` (atomically); True when it needed external data."""
     if 4 * (network.totals["params"] + network.totals["state"]) >= EXTERNAL_DATA_THRESHOLD:
         import onnx  # noqa: F401  (onnx writes external data, on its own classes: see onnx_proto)
     model, pending = assemble(network, seed)
+    pending = with_weights(pending, weights)
     if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
         write(model, realise(pending), path)
         return False
     attach(model, pending)
     save_external(model, Path(path))
     return True
+
+
+def with_weights(pending: list, weights: dict | None) -> list:
+    """`pending` with the tensors named in `weights` (loaded by backends/weightfiles.py) taken from it."""
+    if not weights:
+        return pending
+    return [(name, shape, (lambda a=weights[name]: a) if name in weights else make) for name, shape, make in pending]
 
 
 def _nbytes(pending: list) -> int:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import sys
 
-from ..backends.onnx import IR_VERSION, OPSET, compile_file
+from ..backends.onnx import IR_VERSION, OPSET, assemble, compile_file
 from . import load_network
 
 
 def command(args) -> int:
-    """`cnndsl compile FILE -o MODEL.onnx`."""
+    """`cnndsl compile FILE -o MODEL.onnx [--weights W [--partial] [--match order]]`."""
     network = load_network(args)
     path = args.output or f"{network.name}.onnx"
-    external = " (weights in external data)" if compile_file(network, path, args.seed) else ""
+    weights = None
+    if args.weights:
+        from ..backends.weightfiles import load
+
+        pending = assemble(network, args.seed)[1]
+        weights, notes = load(network, pending, args.weights, args.partial, args.match == "order")
+        for note in notes:
+            print(note, file=sys.stderr)
+    external = " (weights in external data)" if compile_file(network, path, args.seed, weights) else ""
     totals = network.totals
     print(
         f"{path}: network {network.name}, "
