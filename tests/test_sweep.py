@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -46,13 +48,14 @@ def test_rows_equal_separate_report_runs(capsys):
 
 
 def test_a_failing_variant_gets_its_error_and_the_sweep_goes_on(capsys):
-    assert main(["sweep", RESNET18, "--grid", "size=1,64", "--jobs", "1", "--format", "csv", "--progress", "never"]) == 0
+    assert main(["sweep", RESNET18, "--grid", "size=0,64", "--jobs", "1", "--format", "csv", "--progress", "never"]) == 0
     out, err = capsys.readouterr()
-    lines = out.splitlines()
-    assert lines[0] == "size,params,MACs,FLOPs,peak_memory,outputs,latency_ms,error"
-    bad, good = lines[1].split(",", 7), lines[2].split(",", 7)
-    assert bad[0] == "1" and bad[7] and bad[1] == ""
-    assert good[0] == "64" and good[7] == "" and int(good[1]) > 0
+    header, bad, good = csv.DictReader(io.StringIO(out)).fieldnames, *csv.DictReader(io.StringIO(out))
+    assert header == ["size", "params", "MACs", "FLOPs", "peak_memory", "outputs", "latency_ms", "error"]
+    assert bad["size"] == "0" and bad["params"] == ""
+    assert bad["error"].startswith(f"{RESNET18}:8:16: an input shape is") and bad["error"].endswith("[E0301]")
+    assert good["size"] == "64" and good["error"] == "" and int(good["params"]) > 0
+    assert good["outputs"] == "logits=[N,1000]"
     assert "1 of 2 variants failed" in err
 
 
@@ -63,7 +66,7 @@ def test_the_pool_and_one_process_agree(capsys):
 
 def test_fixed_settings_apply_to_every_variant(capsys):
     rows = _sweep_json(capsys, RESNET18, "--set", "size=64", "--grid", "classes=7,8", "--jobs", "1")["rows"]
-    assert [r["outputs"] for r in rows] == [{"logits": [7]}, {"logits": [8]}]
+    assert [r["outputs"] for r in rows] == [{"logits": ["N", 7]}, {"logits": ["N", 8]}]
     assert rows[0]["macs"] == _report(capsys, RESNET18, "size=64", "classes=7")["totals"]["macs"]
 
 

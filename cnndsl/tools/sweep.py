@@ -67,9 +67,9 @@ def analyse(task: tuple) -> dict:
     row = {"settings": dict(s.split("=", 1) for s in settings)}
     row.update(dict.fromkeys(COLUMNS))
     try:
-        from ..network import load, parse_overrides
+        from ..network import from_program, parse_overrides
 
-        network = load(path, network_name, parse_overrides(settings))
+        network = from_program(_program(path), network_name, parse_overrides(settings))
         totals = network.totals
         row.update(params=totals["params"], macs=totals["macs"], flops=totals["flops"])
         row.update(peak_memory=totals["peak_activation_bytes"])
@@ -77,10 +77,41 @@ def analyse(task: tuple) -> dict:
         if bench:
             row["latency_ms"] = _latency(network, bench)
     except CnnError as exc:
-        row["error"] = "; ".join(d.message for d in exc.diagnostics)
+        row["error"] = "; ".join(_located(d) for d in exc.diagnostics if d.severity == "error")
     except Exception as exc:  # noqa: BLE001 - one bad variant must not stop the sweep
         row["error"] = f"internal error ({type(exc).__name__}: {str(exc)[:200]})"
     return row
+
+
+_PROGRAMS: dict = {}  # per process: path -> (file stamps, Program)
+
+
+def _program(path: str):
+    """The parsed program at `path`, parsed once per process while its files stay unchanged."""
+    cached = _PROGRAMS.get(path)
+    if cached is not None and cached[0] == _stamps(cached[1].sources):
+        return cached[1]
+    from ..loader import load_program
+
+    program = load_program(path=path)
+    _PROGRAMS[path] = (_stamps(program.sources), program)
+    return program
+
+
+def _stamps(files) -> tuple:
+    stamps = []
+    for file in files:
+        try:
+            status = os.stat(file)
+        except OSError:
+            return ()
+        stamps.append((file, status.st_mtime_ns, status.st_size))
+    return tuple(stamps)
+
+
+def _located(diagnostic) -> str:
+    where = f"{diagnostic.span}: " if diagnostic.span else ""
+    return f"{where}{diagnostic.message} [{diagnostic.code}]"
 
 
 def _latency(network, runs: int) -> float:
