@@ -190,9 +190,10 @@ def test_int8_digits_accuracy_within_one_point_of_float32(tmp_path):
 
     train_x, test_x, train_y, test_y = tutorial.data()
     tutorial.torch.manual_seed(0)
+    tutorial.torch.set_num_threads(1)  # small batches: one thread is fastest (as in the tutorial)
     tutorial.run(["export", DIGITS, "--network", "Digits", "--to", "pytorch", "-o", str(tmp_path / "m.py")])
     model = tutorial.import_generated(tmp_path / "m.py").Digits()
-    tutorial.train(model, train_x, train_y, 20, lr=3e-3)
+    tutorial.train(model, train_x, train_y, 8, lr=3e-3)
     save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
     np.save(tmp_path / "calib.npy", train_x[:256])
     weights = ["--weights", str(tmp_path / "w.safetensors")]

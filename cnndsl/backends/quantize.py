@@ -9,6 +9,8 @@ batch). onnx and onnxruntime are imported here only, when these options are used
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 from pathlib import Path
 
@@ -57,6 +59,7 @@ def to_int8(model, data: np.ndarray, method: str = "minmax"):
     """`model` statically quantised to int8 (QDQ), calibrated on the batch `data` [N, ...]."""
     import onnx
     from onnxruntime import quantization as q
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if method not in METHODS:
         raise usage_error(f"unknown calibration method {method!r}; choose from {', '.join(METHODS)}")
@@ -66,9 +69,11 @@ def to_int8(model, data: np.ndarray, method: str = "minmax"):
         "percentile": q.CalibrationMethod.Percentile,
     }
     name = model.graph.input[0].name
-    with tempfile.TemporaryDirectory(prefix="cnndsl-int8-") as folder:
+    with tempfile.TemporaryDirectory(prefix="cnndsl-int8-") as folder, _quiet():
         source, target = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
-        onnx.save_model(model, str(source))
+        onnx.save_model(model, str(Path(folder) / "raw.onnx"))
+        # shape inference and onnxruntime's graph optimisations (batch norm folded into the convolutions)
+        quant_pre_process(str(Path(folder) / "raw.onnx"), str(source))
         q.quantize_static(
             str(source),
             str(target),
@@ -81,6 +86,18 @@ def to_int8(model, data: np.ndarray, method: str = "minmax"):
             extra_options={"CalibTensorRangeSymmetric": False},
         )
         return onnx.load_model(str(target))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime.quantization logs advice on the root logger; keep the command's stderr for cnndsl."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 class _Reader:
