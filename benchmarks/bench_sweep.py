@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     seconds, rows = sweep(args.classes, args.sizes, args.jobs)
-    print(f"| variants | jobs | wall time (s) | per variant (ms) | per variant x jobs (ms) |")
+    print("| variants | jobs | wall time (s) | per variant (ms) | per variant x jobs (ms) |")
     print("|---:|---:|---:|---:|---:|")
     per = seconds / rows * 1e3
     print(f"| {rows:,} | {args.jobs} | {seconds:.1f} | {per:.1f} | {per * args.jobs:.1f} |")

@@ -69,7 +69,9 @@ def test_int8_from_a_folder_of_images_is_checked_and_runs(tmp_path):
     for i in range(20):
         _pgm(folder / f"{i:02}.pgm", rng.integers(0, 256, (32, 32)))
     fp32 = _compile(tmp_path, source=LENET, network="LeNet5")
-    int8 = _compile(tmp_path, "--quantize", "int8", "--calibrate", str(folder), name="q.onnx", source=LENET, network="LeNet5")
+    int8 = _compile(
+        tmp_path, "--quantize", "int8", "--calibrate", str(folder), name="q.onnx", source=LENET, network="LeNet5"
+    )
     model = onnx.load(str(int8))
     onnx.checker.check_model(model, full_check=True)
     ops = {node.op_type for node in model.graph.node}

@@ -48,7 +48,9 @@ def test_rows_equal_separate_report_runs(capsys):
 
 
 def test_a_failing_variant_gets_its_error_and_the_sweep_goes_on(capsys):
-    assert main(["sweep", RESNET18, "--grid", "size=0,64", "--jobs", "1", "--format", "csv", "--progress", "never"]) == 0
+    assert (
+        main(["sweep", RESNET18, "--grid", "size=0,64", "--jobs", "1", "--format", "csv", "--progress", "never"]) == 0
+    )
     out, err = capsys.readouterr()
     header, bad, good = csv.DictReader(io.StringIO(out)).fieldnames, *csv.DictReader(io.StringIO(out))
     assert header == ["size", "params", "MACs", "FLOPs", "peak_memory", "outputs", "latency_ms", "error"]
@@ -131,7 +133,15 @@ def test_ray_matches_the_local_pool(capsys):
 
 def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
     out = tmp_path / "rows.json"
-    command = [sys.executable, "-m", "cnndsl", "sweep", RESNET18, "--grid", "classes=" + ",".join(map(str, range(1, 400)))]
+    command = [
+        sys.executable,
+        "-m",
+        "cnndsl",
+        "sweep",
+        RESNET18,
+        "--grid",
+        "classes=" + ",".join(map(str, range(1, 400))),
+    ]
     command += ["--jobs", "2", "--format", "json", "-o", str(out), "--progress", "always"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True, text=True)
     seen = ""

@@ -104,9 +104,7 @@ class _Reader:
     """onnxruntime's CalibrationDataReader protocol: `get_next()` -> feeds, or None at the end."""
 
     def __init__(self, name: str, data: np.ndarray):
-        self.batches = iter(
-            [{name: data[i : i + CALIBRATION_BATCH]} for i in range(0, len(data), CALIBRATION_BATCH)]
-        )
+        self.batches = iter([{name: data[i : i + CALIBRATION_BATCH]} for i in range(0, len(data), CALIBRATION_BATCH)])
 
     def get_next(self):
         return next(self.batches, None)

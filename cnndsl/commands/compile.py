@@ -10,7 +10,7 @@ from . import load_network
 
 
 def command(args) -> int:
-    """`cnndsl compile FILE -o MODEL.onnx [--weights W ...] [--precision fp16 | --quantize int8 ...] [--triton REPO]`."""
+    """`cnndsl compile FILE -o MODEL.onnx [--weights W] [--precision fp16 | --quantize int8] [--triton REPO]`."""
     _check_deploy_options(args)
     network = load_network(args)
     weights = None
