@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     compile_.set_defaults(run=_command("compile"))
     _weights_commands(commands, program, compile_)
+    _deploy_commands(commands, program, compile_)
 
     _render_parser(commands, program)
 
@@ -149,6 +150,46 @@ def _editor_commands(commands, common) -> None:
     fmt.set_defaults(run=_command("fmt"))
     lsp = commands.add_parser("lsp", parents=[common], help="the language server, on stdio (needs pygls)")
     lsp.set_defaults(run=_command("lsp"))
+
+
+def _deploy_commands(commands, program, compile_) -> None:
+    """`compile --precision/--quantize/--triton` and `sweep` (docs/deploy.md, docs/sweep.md)."""
+    compile_.add_argument("--precision", choices=("fp32", "fp16"), default="fp32", help="fp16: float16 inside")
+    compile_.add_argument("--quantize", choices=("int8",), help="static int8 QDQ quantisation (needs --calibrate)")
+    compile_.add_argument("--calibrate", metavar="DATA", help="calibration data: a folder of images or an .npy batch")
+    compile_.add_argument(
+        "--calibration-method", choices=("minmax", "entropy", "percentile"), default="minmax", help="default minmax"
+    )
+    compile_.add_argument("--triton", metavar="REPO", help="write a Triton model repository entry REPO/<network>/")
+    compile_.add_argument("--max-batch", type=_count(0), default=0, metavar="B", help="Triton max_batch_size")
+    compile_.add_argument("--instances", type=_count(1), default=1, metavar="K", help="Triton instance count")
+    compile_.add_argument("--dynamic-batching", action="store_true", help="let Triton batch requests")
+    sweep = commands.add_parser("sweep", parents=[program], help="compile and analyse every combination of settings")
+    sweep.add_argument("--grid", metavar="NAME=V1,V2", action="append", default=[], help="values of one parameter")
+    sweep.add_argument("--bench", type=_count(0), default=0, metavar="N", help="time N onnxruntime runs per variant")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=_count(1), metavar="J", help="worker processes (default: all cores)")
+    where.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", help="run each variant as a Ray task")
+    sweep.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sweep.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
+    sweep.add_argument("--plot", metavar="OUT.png", help="draw the Pareto front (needs matplotlib)")
+    sweep.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="progress bar")
+    sweep.set_defaults(run=_command("sweep"))
+
+
+def _count(least: int):
+    """An argparse type: a whole number of at least `least` (and at most 2**31 - 1)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not least <= value <= 2**31 - 1:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {least} to {2**31 - 1}, got {value}")
+        return value
+
+    return parse
 
 
 def _common(top: bool) -> argparse.ArgumentParser:

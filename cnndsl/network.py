@@ -34,6 +34,12 @@ def loads(text: str, network: str | None = None, overrides: dict | None = None, 
     return _compile(load_program(text=text, name=name), network, overrides)
 
 
+def from_program(program: Program, network: str | None = None, overrides: dict | None = None) -> Network:
+    """Compile a loaded program (:func:`cnndsl.loader.load_program`); lowering leaves it unchanged,
+    so one program serves many settings (`cnndsl sweep`)."""
+    return _compile(program, network, overrides)
+
+
 def parse_overrides(assignments: list[str]) -> dict:
     """`["classes=10", "width=[1, 2]"]` -> {name: (value, span)} for :func:`load`."""
     from .parser import parse_value
