@@ -476,3 +476,19 @@ def test_the_docs_quote_the_real_install_hint():
     """docs/render.md shows the E0812 message; its hint must be the one the code gives."""
     text = (ROOT / "docs" / "render.md").read_text()
     assert f"  = hint: {render_module.INSTALL_HINT['png']}\n" in text
+
+
+def test_a_diagram_too_large_to_read_is_refused_at_once_with_a_depth_that_fits():
+    """E0816: 600 residual blocks are 2,404 nodes drawn whole (4 each, and 4 more); at --depth 0, 604."""
+    source = (
+        "block Res(c) { residual { conv(c, 3, pad=1) -> relu\n conv(c, 3, pad=1) } }\n"
+        "network Deep { input x: [4, 8, 8]\n repeat 600 { Res(4) }\n gap -> flatten -> dense(10) }\n"
+    )
+    net = cnndsl.loads(source)
+    for style in ("graph", "blocks"):
+        with pytest.raises(cnndsl.CnnError) as caught:
+            net.render(depth=9, style=style)
+        assert caught.value.code == "E0816"
+        assert "2,404 nodes" in caught.value.diagnostics[0].message
+        assert "`--depth 0` (604 nodes)" in caught.value.diagnostics[0].hint
+    assert net.render(depth=0).count("->") >= 603  # the suggested depth draws

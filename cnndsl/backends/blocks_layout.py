@@ -26,6 +26,7 @@ from math import log2
 from ..errors import usage_error
 from ..layers.base import FAMILIES
 from ..report import human
+from .layout import check_drawable
 
 FONT_SIZE = 10.0
 TITLE_SIZE = 16.0
@@ -136,6 +137,7 @@ def shown_items(network, depth=None) -> list[Drawn]:
     if depth is not None and depth < 0:
         raise usage_error("the depth must be 0 or more", "E0815")
     groups = graph.collapse(depth, leaves=depth is None and len(graph) > WHOLE)
+    check_drawable(network, len(groups), lambda d: len(graph.collapse(d, leaves=False)))
     return [
         Drawn(nodes[0].name, nodes) if path is None else Drawn("/".join(path), nodes, graph.blocks[path])
         for path, nodes in groups

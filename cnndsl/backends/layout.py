@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..errors import usage_error
+
 NODE_BUDGET = 120
 """Most diagram nodes drawn by default."""
 MAX_ASPECT = 10.0
@@ -86,3 +88,23 @@ def shape(network, items: list) -> tuple[int, int]:
     for r in rank:
         counts[r] = counts.get(r, 0) + 1
     return (max(rank) + 1 if rank else 0), max(counts.values(), default=0)
+
+
+MAX_DRAWN = 2_000
+"""Most nodes one diagram draws: past it a drawing is unreadable, and its layout slow (E0816)."""
+
+
+def check_drawable(network, count: int, count_at: Callable[[int], int]) -> None:
+    """Refuse (E0816) a diagram of more than MAX_DRAWN nodes, naming the deepest `--depth` that
+    fits; `count_at(depth)` counts a drawing's nodes at that depth (one linear collapse each)."""
+    if count <= MAX_DRAWN:
+        return
+    deepest = max((len(path) for path in network.graph.blocks), default=0)
+    fits = [(d, n) for d in range(deepest + 1) if (n := count_at(d)) <= MAX_DRAWN]
+    if fits:
+        depth, nodes = fits[-1]
+        hint = f"draw it with `--depth {depth}` ({nodes:,} nodes), or read it as a table (`cnndsl report`)"
+    else:
+        hint = "even its top level is too large: group repeated layers into a `block` and draw with `--depth 0`"
+    message = f"a diagram of {count:,} nodes would be unreadable (at most {MAX_DRAWN:,} are drawn)"
+    raise usage_error(message, "E0816", hint)

@@ -36,7 +36,7 @@ from ..errors import did_you_mean, usage_error
 from ..files import write_bytes, write_text
 from ..layers.base import FAMILIES as LAYER_FAMILIES
 from ..report import field_text, human
-from .layout import default_view
+from .layout import check_drawable, default_view
 
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
@@ -202,9 +202,13 @@ def items(network, depth: int | None = None) -> list[Item]:
     if depth is not None and depth < 0:
         raise usage_error("the depth must be 0 or more", "E0815")
     if depth is not None:
-        return _group(network, depth, False)
-    depth, leaves = default_view(network, lambda view: _group(network, *view))
-    return _group(network, depth, leaves)
+        shown = _group(network, depth, False)
+    else:
+        shown = _group(network, *default_view(network, lambda view: _group(network, *view)))
+    check_drawable(network, len(shown), lambda d: len(_group(network, d, False)))
+    return shown
+
+
 
 
 def _group(network, depth: int | None, leaves: bool) -> list[Item]:
