@@ -70,3 +70,9 @@ def test_compile_does_not_import_the_onnx_package(tmp_path):
     import onnx
 
     onnx.checker.check_model(str(tmp_path / "m.onnx"), full_check=True)
+
+
+def test_run_does_not_import_the_onnx_package(tmp_path):
+    """`run FILE.cnn` opens the model from memory: onnxruntime, not the onnx package."""
+    argv = ["run", str(ARCHITECTURES / "lenet5.cnn")]
+    assert _imported_by(argv, tmp_path, ("onnx", "ml_dtypes", "graphviz", "networkx", "torch")) == []

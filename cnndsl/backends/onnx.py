@@ -342,9 +342,21 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0, weigh
     return model
 
 
+def for_session(network, seed: int = 0):
+    """The model to open in onnxruntime from memory. Built on onnx's own classes (importing
+    onnx) only when it needs external data (over 2 GiB), which onnx writes; else without onnx."""
+    if _needs_external(network):
+        return to_onnx(network, seed=seed)
+    return build(network, seed)
+
+
+def _needs_external(network) -> bool:
+    return 4 * (network.totals["params"] + network.totals["state"]) >= EXTERNAL_DATA_THRESHOLD
+
+
 def compile_file(network, path: str | os.PathLike, seed: int = 0, weights: dict | None = None) -> bool:
     """Write the model of `network` to `path` (atomically); True when it needed external data."""
-    if 4 * (network.totals["params"] + network.totals["state"]) >= EXTERNAL_DATA_THRESHOLD:
+    if _needs_external(network):
         import onnx  # noqa: F401  (onnx writes external data, on its own classes: see onnx_proto)
     model, pending = assemble(network, seed)
     pending = with_weights(pending, weights)

@@ -88,9 +88,11 @@ def session(network, providers=None, seed: int = 0):
     `providers` is `"auto"` (default: CUDA when available), `"cpu"`, `"cuda"`,
     or a list of onnxruntime provider names.
     """
+    from .onnx import for_session
+
     ort = import_onnxruntime()
     names, _ = providers_for(ort, providers)
-    return open_model(ort, network.to_onnx(seed=seed), names)
+    return open_model(ort, for_session(network, seed), names)
 
 
 def open_model(ort, model, providers: list[str]):

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..backends.onnx import for_session
 from ..backends.runtime import (
     _checked,
     batch_of,
@@ -47,7 +48,7 @@ def command(args) -> int:
 
 def _open(ort, args, providers):
     if Path(args.file).suffix.lower() != ".onnx":
-        return open_model(ort, load_network(args).to_onnx(seed=args.seed), providers)
+        return open_model(ort, for_session(load_network(args), args.seed), providers)
     if args.network or args.overrides:
         raise usage_error("--network and --set apply to .cnn programs, not to an .onnx model")
     if not Path(args.file).is_file():
