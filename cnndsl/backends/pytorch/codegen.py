@@ -98,7 +98,7 @@ class Writer:
         root = build_tree(self.graph)
         self.write_class(root)
         helpers = [HELPERS[name] for name in self.helpers]
-        return self.header() + "\n\n" + "\n\n\n".join([*helpers, *self.classes]) + "\n"
+        return _fit(self.header() + "\n\n" + "\n\n\n".join([*helpers, *self.classes]) + "\n")
 
     def header(self) -> str:
         net = self.network
@@ -285,6 +285,22 @@ def _bound_names(graph) -> dict:
 
 def _leaf(node) -> str:
     return node.name.rsplit("/", 1)[-1]
+
+
+LINE_LENGTH = 120
+
+
+def _fit(source: str) -> str:
+    """Move a line's trailing `# file:line` comment above it when the line would pass LINE_LENGTH."""
+    lines = []
+    for line in source.split("\n"):
+        code, sep, where = line.rpartition("  # ")
+        if len(line) > LINE_LENGTH and sep and code.strip():
+            indent = code[: len(code) - len(code.lstrip())]
+            lines += [f"{indent}# {where}", code]
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _where(span) -> str:
