@@ -17,12 +17,11 @@ itself, with no dependency; `.tex` is a TikZ picture (blocks_output.py) and
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
-from ..errors import usage_error
 from ..files import write_bytes, write_text
 from .blocks_draw import scene
 from .blocks_layout import Scene, layout
+from .layout import suffix_format
 
 FORMATS = ("svg", "png", "pdf", "tex")
 FONT = "Helvetica, Arial, DejaVu Sans, sans-serif"
@@ -63,15 +62,8 @@ def draw(network, depth=None) -> Scene:
 
 
 def check_format(path) -> str:
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        shown = f".{fmt}" if fmt else "no extension"
-        raise usage_error(
-            f"cannot draw blocks to {path}: {shown} is not a block-diagram format",
-            "E0810",
-            "name the output .svg, .png, .pdf or .tex (TikZ)",
-        )
-    return fmt
+    hint = "name the output .svg, .png, .pdf or .tex (TikZ)"
+    return suffix_format(path, FORMATS, "draw blocks", "block-diagram", hint)
 
 
 def svg(scene: Scene) -> str:

@@ -21,6 +21,7 @@ size of every network's chosen depth).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..errors import usage_error
 
@@ -108,3 +109,13 @@ def check_drawable(network, count: int, count_at: Callable[[int], int]) -> None:
         hint = "even its top level is too large: group repeated layers into a `block` and draw with `--depth 0`"
     message = f"a diagram of {count:,} nodes would be unreadable (at most {MAX_DRAWN:,} are drawn)"
     raise usage_error(message, "E0816", hint)
+
+
+def suffix_format(path, formats, verb: str, kind: str, hint: str) -> str:
+    """The format named by `path`'s suffix when it is one of `formats`; else E0810,
+    `cannot VERB to PATH: .EXT is not a KIND format` with `hint`."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in formats:
+        shown = f".{fmt}" if fmt else "no extension"
+        raise usage_error(f"cannot {verb} to {path}: {shown} is not a {kind} format", "E0810", hint)
+    return fmt

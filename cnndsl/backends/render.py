@@ -36,7 +36,7 @@ from ..errors import did_you_mean, usage_error
 from ..files import write_bytes, write_text
 from ..layers.base import FAMILIES as LAYER_FAMILIES
 from ..report import field_text, human
-from .layout import check_drawable, default_view
+from .layout import check_drawable, default_view, suffix_format
 
 FORMATS = ("svg", "png", "pdf", "dot")
 SHOWABLE = ("params", "macs", "rf")
@@ -153,15 +153,8 @@ def check_style_format(style: str, path) -> str:
 def check_format(path) -> str:
     if path is None:
         return "svg"
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        shown = f".{fmt}" if fmt else "no extension"
-        raise usage_error(
-            f"cannot draw to {path}: {shown} is not a diagram format",
-            "E0810",
-            "name the output .svg, .png, .pdf or .dot (.tex is TikZ: add --style blocks)",
-        )
-    return fmt
+    hint = "name the output .svg, .png, .pdf or .dot (.tex is TikZ: add --style blocks)"
+    return suffix_format(path, FORMATS, "draw", "diagram", hint)
 
 
 # -- what is drawn ---------------------------------------------------------------------------
@@ -207,8 +200,6 @@ def items(network, depth: int | None = None) -> list[Item]:
         shown = _group(network, *default_view(network, lambda view: _group(network, *view)))
     check_drawable(network, len(shown), lambda d: len(_group(network, d, False)))
     return shown
-
-
 
 
 def _group(network, depth: int | None, leaves: bool) -> list[Item]:
