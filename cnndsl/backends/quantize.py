@@ -72,8 +72,9 @@ def to_int8(model, data: np.ndarray, method: str = "minmax"):
     with tempfile.TemporaryDirectory(prefix="cnndsl-int8-") as folder, _quiet():
         source, target = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
         onnx.save_model(model, str(Path(folder) / "raw.onnx"))
-        # shape inference and onnxruntime's graph optimisations (batch norm folded into the convolutions)
-        quant_pre_process(str(Path(folder) / "raw.onnx"), str(source))
+        # shape inference and onnxruntime's graph optimisations (batch norm folded into the convolutions);
+        # every shape but the batch is concrete, so ONNX's own inference suffices (the symbolic one needs sympy)
+        quant_pre_process(str(Path(folder) / "raw.onnx"), str(source), skip_symbolic_shape=True)
         q.quantize_static(
             str(source),
             str(target),
