@@ -179,16 +179,7 @@ def _define(program: Program, definition: syn.Definition, errors: Collector) -> 
     other = program.networks if definition.kind == "block" else program.blocks
     previous = table.get(definition.name) or other.get(definition.name)
     if previous is not None:
-        errors.add(
-            error(
-                "E0201",
-                f"`{definition.name}` is defined twice",
-                definition.name_span,
-                label="defined again here",
-                notes=[Label(previous.name_span, "first defined here")],
-                hint="rename one of them",
-            )
-        )
+        errors.add(_defined_twice(definition, previous))
         return
     from .layers import LAYERS
 
@@ -205,21 +196,24 @@ def _define(program: Program, definition: syn.Definition, errors: Collector) -> 
     table[definition.name] = definition
 
 
+def _defined_twice(named, previous):
+    """E0201: a block, network, `let` or `fn` whose name is already defined."""
+    return error(
+        "E0201",
+        f"`{named.name}` is defined twice",
+        named.name_span,
+        label="defined again here",
+        notes=[Label(previous.name_span, "first defined here")],
+        hint="rename one of them",
+    )
+
+
 def _define_name(program: Program, named, errors: Collector) -> None:
     """A file-level `let` or `fn`: one namespace for both, shared by all loaded files."""
     kind = "fn" if type(named) is syn.Function else "let"
     previous = program.constants.get(named.name) or program.functions.get(named.name)
     if previous is not None:
-        errors.add(
-            error(
-                "E0201",
-                f"`{named.name}` is defined twice",
-                named.name_span,
-                label="defined again here",
-                notes=[Label(previous.name_span, "first defined here")],
-                hint="rename one of them",
-            )
-        )
+        errors.add(_defined_twice(named, previous))
         return
     if kind == "fn" and (named.name in BUILTINS or named.name in VALUE_FUNCTIONS):
         errors.add(
