@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(run=_command("run"))
     _viz_command(commands, program)
     _editor_commands(commands, common)
+    _import_command(commands, common)
     return parser
 
 
@@ -139,6 +140,17 @@ def _weights_commands(commands, program, compile_) -> None:
     export.add_argument("-o", "--output", metavar="PATH", required=True, help="model.py or init.safetensors")
     export.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default 0)")
     export.set_defaults(run=_command("export"))
+
+
+def _import_command(commands, common) -> None:
+    """`import`: ONNX, Darknet and Caffe models to .cnn (cnndsl/frontends/, docs/import.md)."""
+    import_ = commands.add_parser("import", parents=[common], help="turn an ONNX, Darknet or Caffe model into .cnn")
+    import_.add_argument("model", help="a .onnx, Darknet .cfg or Caffe .prototxt file")
+    import_.add_argument("-o", "--output", metavar="PATH", help="the .cnn program (default: stdout)")
+    import_.add_argument("--from", choices=("onnx", "darknet", "caffe"), dest="source_format", help="the format")
+    import_.add_argument("--weights", metavar="FILE", help="Darknet .weights to read with a .cfg")
+    import_.add_argument("--weights-out", metavar="PATH", help="write the weights as .safetensors for --weights")
+    import_.set_defaults(run=_command("import_"))
 
 
 def _editor_commands(commands, common) -> None:
