@@ -1,0 +1,92 @@
+"""The last stage: fold, write the text, compile it once and key the weights by its node names.
+
+The program is compiled with cnndsl itself: its nodes, in order, are the
+imported layers in the order the text calls them (blocks and repeats
+expanded), so the learnable ones pair up one to one and every weight gets
+the name `cnndsl compile --weights` looks for (`Layer2/LayerBlock1/conv1.weight`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CnnError, error
+from . import Imported
+from .fold import Call, Folder, Repeat, group, merge_scopes
+from .onnx_model import Model
+from .onnx_patterns import Recogniser
+from .program_text import identifier, program
+from .structure import Layer, Merge, nest
+
+
+def imported(r: Recogniser, model: Model) -> Imported:
+    start, items = nest(r)
+    merge_scopes(items)
+    tree = group(items)
+    folder = Folder(tree)
+    final = folder.final(tree, statements=True)
+    folder.finish()
+    text = _text(model, r, start, final, folder)
+    weights = _weights(model, text, final)
+    notes = list(model.notes)
+    if folder.order:
+        names = ", ".join(f"{b.name} ({len(b.instances)} uses)" for b in folder.order)
+        notes.append(f"folded repeated sub-graphs into blocks: {names}")
+    return Imported(text, weights, notes)
+
+
+def _text(model: Model, r: Recogniser, start: str, final: list, folder: Folder) -> str:
+    name = identifier(Path(model.path).stem, "Imported")
+    name = name[0].upper() + name[1:]
+    input_name = identifier(start, "image")
+    output = identifier(model.outputs[0], "logits")
+    output = output if output != input_name else output + "_out"
+    shape = model.inputs[start]
+    return program(name, Path(model.path).name, input_name, shape, folder.order, final, output)
+
+
+def ops_in_order(items: list):
+    """The imported ops in the order the written program makes its nodes."""
+    for item in items:
+        if isinstance(item, Layer):
+            yield item.op
+        elif isinstance(item, Merge):
+            for branch in item.branches:
+                yield from ops_in_order(branch)
+            yield item.op
+        elif isinstance(item, Call):
+            index = next(i for i, g in enumerate(item.block.instances) if g is item.group)
+            yield from ops_in_order(item.block.bodies[index])
+        elif isinstance(item, Repeat):
+            yield from ops_in_order(item.instances)
+
+
+def _weights(model: Model, text: str, final: list) -> dict[str, np.ndarray]:
+    import cnndsl
+
+    from ..backends.onnx import assemble
+    from ..backends.weightfiles import slots
+
+    try:
+        network = cnndsl.loads(text, name=Path(model.path).with_suffix(".cnn").name)
+    except CnnError as exc:
+        first = exc.diagnostics[0]
+        raise error("E1210", f"{model.path}: the imported program does not compile: {first.message}") from None
+    _, pending = assemble(network, skeleton=False)
+    table = {s.onnx: s for s in slots(network, pending)}
+    learned = [n for n in network.graph.nodes() if n.params + n.state > 0]
+    ops = [op for op in ops_in_order(final) if op.weights]
+    if [op.kind for op in ops] != [n.op for n in learned]:
+        raise AssertionError("the imported layers and the compiled nodes do not pair up")
+    out = {}
+    for op, node in zip(ops, learned):
+        for role, array in op.weights.items():
+            slot = table[f"{node.name}/{role}"]
+            if array.size != int(np.prod(slot.shape)):
+                raise AssertionError(f"{node.name}/{role}: {array.shape} for {slot.shape}")
+            out[slot.key] = np.ascontiguousarray(array.reshape(slot.shape), dtype=np.float32)
+    if len(out) != len(table):
+        raise AssertionError(f"{len(table) - len(out)} tensors of the program were not imported")
+    return out

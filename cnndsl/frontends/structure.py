@@ -1,0 +1,107 @@
+"""The graph of ops -> nested statements: chains, merges with branches, `residual`.
+
+A value's immediate dominator is where the branches that meet at it split:
+walking back from the output along immediate dominators gives the top-level
+chain, and each merge's branches are the chains from its dominator to its
+inputs (a branch that is empty is the identity). A graph that needs the same
+op in two branches (a value used across branches) is not nested and is
+refused, naming the node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .onnx_patterns import Op, Recogniser
+
+
+@dataclass
+class Layer:
+    op: Op
+    scope: tuple = ()
+
+
+@dataclass
+class Merge:
+    op: Op
+    branches: list  # list[list[Item]], in the op's input order
+    scope: tuple = ()
+
+
+@dataclass
+class Group:
+    """Consecutive items of one scope (`layer1/layer1.0`): a block when folded, else inlined."""
+
+    name: str
+    items: list
+    scope: tuple = ()
+    meta: dict = field(default_factory=dict)
+
+
+def scope_of(name: str) -> tuple:
+    """`/layer1/layer1.0/conv1/Conv` -> ('layer1', 'layer1.0', 'conv1'): the node's path without its last part."""
+    parts = [p for p in name.split("#")[0].split("/") if p]
+    return tuple(parts[:-1])
+
+
+def nest(r: Recogniser) -> tuple[str, list]:
+    """(the input op's id, the top-level items from the input to the output)."""
+    model = r.model
+    if len(model.inputs) != 1:
+        raise model.fail("E1209", None, f"the model has {len(model.inputs)} inputs; the importer reads one")
+    if len(model.outputs) != 1:
+        raise model.fail("E1209", None, f"the model has {len(model.outputs)} outputs; the importer reads one")
+    start, end = next(iter(model.inputs)), r.maker[model.outputs[0]]
+    idom = dominators(r.ops, start)
+    seen: set[str] = set()
+    items = _chain(r, idom, start, end, seen)
+    unused = [name for name in r.ops if name not in seen and name != start]
+    if unused:
+        model.notes.append(f"{len(unused)} node(s) do not lead to the output and are left out: {', '.join(unused[:5])}")
+    return start, items
+
+
+def dominators(ops: dict[str, Op], start: str) -> dict[str, str]:
+    """Immediate dominators of the ops reachable from `start` (ops are in topological order)."""
+    idom, depth = {start: start}, {start: 0}
+    for name, op in ops.items():
+        preds = [i for i in op.inputs if i in idom]
+        if name == start or not preds or len(preds) < len(op.inputs):
+            continue
+        common = preds[0]
+        for other in preds[1:]:
+            common = _meet(idom, depth, common, other)
+        idom[name], depth[name] = common, depth[common] + 1
+    return idom
+
+
+def _meet(idom: dict, depth: dict, a: str, b: str) -> str:
+    while a != b:
+        if depth[a] < depth[b]:
+            a, b = b, a
+        a = idom[a]
+    return a
+
+
+def _chain(r: Recogniser, idom: dict, start: str, end: str, seen: set) -> list:
+    items = []
+    current = end
+    while current != start:
+        op = r.ops[current]
+        if current in seen or current not in idom:
+            raise r.model.fail(
+                "E1209",
+                None,
+                f"the value of node `{current}` ({op.kind}) is used across branches; cnndsl programs nest branches",
+            )
+        seen.add(current)
+        if len(op.inputs) > 1:
+            split = idom[current]
+            branches = [_chain(r, idom, split, i, seen) for i in op.inputs]
+            items.append(Merge(op, branches, scope_of(op.name)))
+            current = split
+        else:
+            items.append(Layer(op, scope_of(op.name)))
+            current = op.inputs[0]
+    items.reverse()
+    return items
