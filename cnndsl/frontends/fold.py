@@ -66,7 +66,9 @@ def group(items: list, depth: int = 0) -> list:
         while key is not None and j < len(items) and _part(items[j], depth) == key:
             j += 1
         run = items[i:j]
-        if key is None or len(run) == 1:
+        if key is not None and len(run) == 1 and isinstance(items[i], Merge):
+            out.append(Group(key, [_inside(items[i])], items[i].scope[: depth + 1]))
+        elif key is None or len(run) == 1:
             out.append(_inside(items[i]))
         else:
             inner = group(run, depth + 1)
@@ -195,6 +197,7 @@ class Folder:
         out = []
         for item in items:
             if isinstance(item, Merge):
+                key(item)  # kept: the branches are rewritten below
                 item.branches = [self.final(b, statements=False) for b in item.branches]
                 out.append(item)
             elif isinstance(item, Group) and self.counts.get(key(item)[0], 0) >= 2 and not tiny(item):
