@@ -241,9 +241,9 @@ class Folder:
             visit(block)
 
     def _name(self, g: Group) -> str:
-        base = re.sub(r"(\d+[a-z]?|[._]\d+)+$", "", g.name) or g.name
-        if re.fullmatch(r"\d+", g.name) and g.scope[:-1]:
-            base = re.sub(r"(\d+[a-z]?|[._]\d+)+$", "", g.scope[-2]) + "Block"
+        """`layer1` -> Layer, `layer1.0` (a child of a Sequential) -> LayerBlock, `Bottleneck2` -> Bottleneck."""
+        child = re.fullmatch(r"(.*?)\.\d+", g.name)
+        base = _stem(child.group(1)) + "Block" if child else _stem(g.name)
         base = re.sub(r"\W", "_", base).strip("_") or "Block"
         base = base[0].upper() + base[1:]
         base = base if base[0].isalpha() else "B" + base
@@ -253,6 +253,10 @@ class Folder:
             name = f"{base}{k}"
         self.names.add(name)
         return name
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"(\d+[a-z]?|[._]\d+)+$", "", name) or name
 
 
 def _repeats(items: list) -> list:
@@ -298,10 +302,11 @@ def _parametrise(block: Block, vectors: list) -> None:
         frozen = tuple(map(repr, values))
         if frozen not in by_vector:
             taken = {p.name for p in block.params}
-            name, k = hint, 1
+            stem = re.sub(r"\d+$", "", hint) or hint
+            name, k = stem, 1
             while name in taken:
                 k += 1
-                name = f"{hint}{k}"
+                name = f"{stem}{k}"
             by_vector[frozen] = Param(name, values)
             block.params.append(by_vector[frozen])
         block.positions[position] = by_vector[frozen]

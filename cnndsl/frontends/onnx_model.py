@@ -66,11 +66,14 @@ def read(path: Path, weights: Path | None = None):
 def load(path: Path) -> Model:
     """The checked model at `path` as a :class:`Model`."""
     proto = _parse(path, _bytes(path))
-    _check(proto, path)
+    _external(proto, path)
     graph = proto.graph
     nodes = [_node(n, i) for i, n in enumerate(graph.node)]
-    model = Model(str(path), [], _initializers(graph, path), {}, [o.name for o in graph.output])
-    model.nodes = _ordered(model, nodes, {i.name for i in graph.input} | set(model.constants))
+    model = Model(str(path), [], {}, {}, [o.name for o in graph.output])
+    known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    model.nodes = _ordered(model, nodes, known)  # before the checker: a cycle is named as one
+    _check(proto, path)
+    model.constants = _initializers(graph)
     model.inputs = _inputs(model, graph)
     return model
 
@@ -100,13 +103,16 @@ def _parse(path: Path, data: bytes):
     return proto
 
 
+def _external(proto, path: Path) -> None:
+    for tensor in proto.graph.initializer:
+        if tensor.data_location == 1:  # TensorProto.EXTERNAL
+            hint = "load it with onnx.load and save it again without external data (under 2 GiB)"
+            raise error("E1203", f"{path}: the weight `{tensor.name}` is stored in an external file", hint=hint)
+
+
 def _check(proto, path: Path) -> None:
     import onnx
 
-    for tensor in proto.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            hint = "load it with onnx.load and save it again without external data (under 2 GiB)"
-            raise error("E1203", f"{path}: the weight `{tensor.name}` is stored in an external file", hint=hint)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
@@ -122,7 +128,7 @@ def _node(proto, index: int) -> OnnxNode:
     return OnnxNode(proto.name or f"{proto.op_type}_{index}", proto.op_type, list(proto.input), list(proto.output), attrs)
 
 
-def _initializers(graph, path: Path) -> dict[str, np.ndarray]:
+def _initializers(graph) -> dict[str, np.ndarray]:
     from onnx import numpy_helper
 
     return {t.name: numpy_helper.to_array(t) for t in graph.initializer}

@@ -147,7 +147,7 @@ def _joined(lines: list[str]) -> list[str]:
     for k, line in enumerate(lines):
         depth += line.count("{") - line.count("}")
         continues = k < len(lines) - 1 and depth == 0
-        out.append(line + " ->" if continues else line)
+        out.append(("  " if k else "") + (line + " ->" if continues else line))
     return out
 
 
