@@ -31,7 +31,7 @@ class Call:
 @dataclass
 class Repeat:
     count: int
-    instances: list  # one final item per repetition (the first is written)
+    instances: list  # the final items of each repetition (the first is written)
     key: tuple = ()
 
 
@@ -194,19 +194,30 @@ class Folder:
 
     def final(self, items: list, statements: bool) -> list:
         """The items as written: groups inlined or called, runs folded into `repeat`."""
-        out = []
-        for item in items:
+        out, i = [], 0
+        while i < len(items):
+            item, i = items[i], i + 1
             if isinstance(item, Merge):
                 key(item)  # kept: the branches are rewritten below
                 item.branches = [self.final(b, statements=False) for b in item.branches]
                 out.append(item)
-            elif isinstance(item, Group) and self.counts.get(key(item)[0], 0) >= 2 and not tiny(item):
+            elif isinstance(item, Group) and self.is_block(item):
                 out.append(Call(self.block(item), item, key(item)))
             elif isinstance(item, Group):
-                out += self.final(item.items, statements)
+                run = [item]
+                while statements and i < len(items) and isinstance(items[i], Group) and key(items[i]) == key(item):
+                    run.append(items[i])
+                    i += 1
+                if len(run) > 1:
+                    out.append(Repeat(len(run), [self.final(g.items, True) for g in run], key(item)))
+                else:
+                    out += self.final(item.items, statements)
             else:
                 out.append(item)
         return _repeats(out) if statements else out
+
+    def is_block(self, g: Group) -> bool:
+        return self.counts.get(key(g)[0], 0) >= 2 and not tiny(g)
 
     def block(self, g: Group) -> Block:
         sig = key(g)[0]
@@ -266,9 +277,9 @@ def _repeats(items: list) -> list:
         last = out[-1] if out else None
         if isinstance(last, Repeat) and last.key == k:
             last.count += 1
-            last.instances.append(item)
+            last.instances.append([item])
         elif last is not None and not isinstance(last, Repeat) and item_key(last) == k:
-            out[-1] = Repeat(2, [last, item], k)
+            out[-1] = Repeat(2, [[last], [item]], k)
         else:
             out.append(item)
     return out
@@ -287,7 +298,7 @@ def _callees(items: list):
         if isinstance(item, Call):
             yield item.block
         elif isinstance(item, Repeat):
-            yield from _callees(item.instances[:1])
+            yield from _callees(item.instances[0])
         elif isinstance(item, Merge):
             for branch in item.branches:
                 yield from _callees(branch)

@@ -41,7 +41,7 @@ def _text(model: Model, r: Recogniser, start: str, final: list, folder: Folder) 
     name = identifier(Path(model.path).stem, "Imported")
     name = name[0].upper() + name[1:]
     input_name = identifier(start, "image")
-    output = identifier(model.outputs[0], "logits")
+    output = "output" if model.outputs[0] == "output" else identifier(model.outputs[0], "logits")
     output = output if output != input_name else output + "_out"
     shape = model.inputs[start]
     return program(name, Path(model.path).name, input_name, shape, folder.order, final, output)
@@ -60,7 +60,8 @@ def ops_in_order(items: list):
             index = next(i for i, g in enumerate(item.block.instances) if g is item.group)
             yield from ops_in_order(item.block.bodies[index])
         elif isinstance(item, Repeat):
-            yield from ops_in_order(item.instances)
+            for instance in item.instances:
+                yield from ops_in_order(instance)
 
 
 def _weights(model: Model, text: str, final: list) -> dict[str, np.ndarray]:

@@ -80,7 +80,7 @@ class Writer:
     def statement(self, item) -> list[str]:
         if isinstance(item, Repeat):
             count, _ = self.number(item.count, "n")
-            body = self.statements([item.instances[0]])
+            body = self.statements(item.instances[0])
             if len(body) == 1:
                 return [f"repeat {count} {{ {body[0]} }}"]
             return [f"repeat {count} {{", *_indent(body), "}"]

@@ -1,0 +1,271 @@
+"""`cnndsl import` of ONNX models (cnndsl/frontends/onnx_model.py and the stages after it; docs/import.md).
+
+Expected figures come from elsewhere: the original program's own report (the
+round trip), torchvision's parameter count, onnxruntime's outputs of the
+original model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+from cnndsl.errors import Diagnostic, Span, render
+from cnndsl.network import parse_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ROOT / "architectures"
+
+
+def _run(model: Path, *extra) -> int:
+    return main(["import", str(model), *map(str, extra)])
+
+
+def _outputs(path: Path, image: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: image})[0]
+
+
+def _import_and_recompile(model: Path, tmp: Path) -> tuple[Path, Path]:
+    """`cnndsl import` then `cnndsl compile --weights` of the result: (the .cnn, the recompiled .onnx)."""
+    stem = tmp / f"imported_{model.stem}"
+    program, weights, again = stem.with_suffix(".cnn"), stem.with_suffix(".safetensors"), stem.with_suffix(".onnx")
+    assert _run(model, "-o", program, "--weights-out", weights) == 0
+    assert main(["compile", str(program), "--weights", str(weights), "-o", str(again)]) == 0
+    return program, again
+
+
+def _agree(first: Path, second: Path, shape: tuple) -> None:
+    image = np.random.default_rng(7).standard_normal((2, *shape)).astype(np.float32)
+    expected, got = _outputs(first, image), _outputs(second, image)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+def _layers(network) -> list:
+    """What the report says of each layer, in a comparable form (identity nodes are no layers)."""
+    rows = [
+        (n["op"], tuple(n["shape"]), n["params"], n["state"], n["macs"], n["flops"])
+        for n in network.to_dict()["nodes"]
+        if n["op"] not in ("identity", "input")
+    ]
+    return sorted(rows)
+
+
+# -- the round trip: cnndsl compile -> import -> the same report and outputs ----------------------
+
+ROUND_TRIP = [
+    ("resnet18", ["size=32"]),
+    ("mobilenet_v2", ["size=32"]),
+    ("densenet121", ["size=32"]),
+    ("squeezenet1_1", ["size=64"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "settings"), ROUND_TRIP, ids=[n for n, _ in ROUND_TRIP])
+def test_round_trip_of_zoo_networks(tmp_path, name, settings):
+    original = cnndsl.load(str(ZOO / f"{name}.cnn"), overrides=parse_overrides(settings))
+    model = tmp_path / f"{name}.onnx"
+    original.to_onnx(str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    imported = cnndsl.load(str(program))
+    assert imported.totals == original.totals
+    assert [o["shape"] for o in imported.outputs] == [o["shape"] for o in original.outputs]
+    assert _layers(imported) == _layers(original)
+    _agree(model, again, tuple(original.inputs[0]["shape"][1:]))
+
+
+def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
+    source = tmp_path / "small.cnn"
+    source.write_text(
+        "block Unit(out) {\n  residual {\n    conv(out, 3, pad=1, bias=false) -> bn -> relu\n"
+        "    conv(out, 3, pad=1) -> bn\n  }\n  relu\n}\n"
+        "network Small {\n  input image: [3, 16, 16]\n  conv(8, 3, stride=2, pad=1) -> relu6\n"
+        "  repeat 3 { Unit(8) }\n  concat {\n    conv(4, 1) -> silu\n    maxpool(3, stride=1, pad=1)\n  }\n"
+        "  gap -> flatten -> dropout(p=0.25)\n  dense(5) -> softmax\n}\n"
+    )
+    model = tmp_path / "small.onnx"
+    original = cnndsl.load(str(source))
+    original.to_onnx(str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    text = program.read_text()
+    assert "repeat 3 {" in text and "residual {" in text and "concat {" in text
+    assert "relu6" in text and "silu" in text and "dropout(p=0.25)" in text
+    assert cnndsl.load(str(program)).totals == original.totals
+    _agree(model, again, (3, 16, 16))
+
+
+# -- hand-made ONNX: exporter patterns and malformed models -----------------------------------------
+
+
+def _model(nodes, inputs, outputs, initializers=(), path=None):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", "C", "H", "W"]) for n in outputs],
+        [numpy_helper.from_array(np.asarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype), n)
+         for n, a in initializers],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if path is not None:
+        onnx.save(model, str(path))
+    return model
+
+
+def test_exporter_patterns_pad_conv_bn_matmul_add_reducemean(tmp_path):
+    from onnx import helper
+
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    bn = [rng.random(4) + 0.5 for _ in range(4)]
+    fc, bias = rng.standard_normal((4, 6)), rng.standard_normal(6)
+    nodes = [
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="/stem/Pad"),
+        helper.make_node("Conv", ["p", "w", "b"], ["c"], name="/stem/conv/Conv", strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["c", "s", "t", "m", "v"], ["n"], name="/stem/bn/BN", epsilon=1e-3),
+        helper.make_node("Identity", ["n"], ["i"], name="noise"),
+        helper.make_node("Clip", ["i", "lo", "hi"], ["r"], name="/stem/act/Clip"),
+        helper.make_node("ReduceMean", ["r"], ["g"], name="/pool/ReduceMean", axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["g", "fc"], ["mm"], name="/fc/MatMul"),
+        helper.make_node("Add", ["mm", "bias"], ["y"], name="/fc/Add"),
+    ]
+    consts = [
+        ("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)), ("w", w), ("b", b),
+        ("s", bn[0]), ("t", bn[1]), ("m", bn[2]), ("v", bn[3]), ("lo", np.array(0.0)), ("hi", np.array(6.0)),
+        ("fc", fc), ("bias", bias),
+    ]  # fmt: skip
+    path = tmp_path / "patterns.onnx"
+    _model(nodes, [("x", [None, 3, 9, 9])], ["y"], consts, path)
+    program, again = _import_and_recompile(path, tmp_path)
+    text = program.read_text()
+    assert "conv(4, 3, stride=2, pad=1) -> bn(eps=0.001) -> relu6" in text
+    assert "gap -> flatten" in text and "dense(6)" in text and "pad(" not in text
+    _agree(path, again, (3, 9, 9))
+
+
+def _error(capsys, path: Path, code: str) -> str:
+    assert _run(path) == (2 if code == "E1201" else 1)
+    err = capsys.readouterr().err
+    assert f"[{code}]" in err and "Traceback" not in err
+    return err
+
+
+def test_truncated_protobuf_is_a_located_error(tmp_path, capsys):
+    from onnx import helper
+
+    model = _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [("x", [1, 3, 4, 4])], ["y"])
+    path = tmp_path / "cut.onnx"
+    data = model.SerializeToString()
+    path.write_bytes(data[: len(data) // 2])
+    assert str(path) in _error(capsys, path, "E1202")
+
+
+def test_cyclic_graph_names_a_node_on_the_cycle(tmp_path, capsys):
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("Relu", ["c"], ["b"], name="loop_relu"),
+        helper.make_node("Add", ["x", "b"], ["c"], name="loop_add"),
+    ]
+    path = tmp_path / "cycle.onnx"
+    _model(nodes, [("x", [1, 3, 4, 4])], ["c"], path=path)
+    err = _error(capsys, path, "E1204")
+    assert "cycle" in err and ("`loop_relu` (Relu)" in err or "`loop_add` (Add)" in err)
+
+
+def test_unsupported_operator_names_node_and_type(tmp_path, capsys):
+    from onnx import helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="ok"), helper.make_node("Cos", ["r"], ["y"], name="/head/Cos")]
+    path = tmp_path / "cos.onnx"
+    _model(nodes, [("x", [1, 3, 4, 4])], ["y"], path=path)
+    err = _error(capsys, path, "E1205")
+    assert f"{path}: node `/head/Cos` (Cos)" in err
+
+
+def test_weight_that_is_not_a_constant_is_refused(tmp_path, capsys):
+    from onnx import helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="/conv/Conv")]
+    path = tmp_path / "computed.onnx"
+    _model(nodes, [("x", [1, 3, 4, 4]), ("w", [2, 3, 1, 1])], ["y"], path=path)
+    err = _error(capsys, path, "E1208")
+    assert "`/conv/Conv` (Conv)" in err
+
+
+def test_missing_file_and_dynamic_sizes(tmp_path, capsys):
+    from onnx import helper
+
+    _error(capsys, tmp_path / "absent.onnx", "E1201")
+    path = tmp_path / "dynamic.onnx"
+    _model([helper.make_node("Relu", ["x"], ["y"], name="r")], [("x", [None, 3, None, None])], ["y"], path=path)
+    assert "fixed input size" in _error(capsys, path, "E1207")
+
+
+def test_a_span_without_a_line_renders():
+    text = render(Diagnostic("E1205", "m.onnx: node `x` (Cos): no layer", Span("m.onnx", 0, 0)), {})
+    assert text.startswith("m.onnx:0:0: error: m.onnx: node `x` (Cos): no layer [E1205]")
+
+
+# -- torchvision, exported with torch.onnx.export -----------------------------------------------------
+
+TORCHVISION = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "densenet121"]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """Each model exported once: legacy exporter, BatchNormalization kept (TrainingMode.PRESERVE in eval)."""
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    folder = tmp_path_factory.mktemp("torchvision")
+    out = {}
+    for name in TORCHVISION:
+        size = 224 if name == "vgg16" else 64  # VGG's adaptive pool exports only for 7x7 features
+        options = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+        torch.manual_seed(0)
+        module = getattr(models, name)(**options).eval()
+        path = folder / f"{name}.onnx"
+        torch.onnx.export(
+            module,
+            torch.randn(1, 3, size, size),
+            str(path),
+            dynamo=False,
+            training=torch.onnx.TrainingMode.PRESERVE,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}},
+        )
+        out[name] = (path, sum(p.numel() for p in module.parameters()), size)
+        del module
+    return out
+
+
+def _documented_lines() -> dict[str, int]:
+    text = (ROOT / "docs" / "import.md").read_text()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\| `?(\w+)`? \| (\d+) \|", text, re.M)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_torchvision_exports_import(exports, tmp_path, name):
+    path, params, size = exports[name]
+    program, again = _import_and_recompile(path, tmp_path)
+    network = cnndsl.load(str(program))
+    assert network.totals["params"] == params
+    _agree(path, again, (3, size, size))
+    lines = program.read_text().count("\n")
+    assert _documented_lines()[name] == lines
+    if name == "resnet50":
+        assert lines <= 60
