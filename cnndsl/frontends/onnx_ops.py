@@ -264,8 +264,8 @@ def pool(r: Recogniser, node) -> None:
     args = {"kernel": kernel, "stride": pair(a.get("strides", (1, 1))), "pad": pads(a.get("pads", (0, 0, 0, 0)))}
     args["ceil"] = bool(a.get("ceil_mode", 0))
     kind = "maxpool" if node.op == "MaxPool" else "avgpool"
-    if kind == "avgpool":
-        args["include_pad"] = bool(a.get("count_include_pad", 0))
+    if kind == "avgpool":  # without padding, counting it changes nothing: left at the default
+        args["include_pad"] = bool(a.get("count_include_pad", 0)) and any(a.get("pads", (0,)))
     r.add(Op(kind, args, [r.value(node)], positional=1), node)
 
 
