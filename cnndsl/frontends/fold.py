@@ -14,44 +14,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from .structure import Group, Layer, Merge
+from .program_text import numbers_of
+from .structure import Block, Call, Group, Layer, Merge, Param, Repeat
 
 TINY = 3  # a group of at most this many plain layers is written inline
-
-
-@dataclass
-class Call:
-    block: Block
-    group: Group
-    key: tuple = ()
-
-
-@dataclass
-class Repeat:
-    count: int
-    instances: list  # the final items of each repetition (the first is written)
-    key: tuple = ()
-
-
-@dataclass
-class Param:
-    name: str
-    values: list  # one value per instance of the block
-
-
-@dataclass
-class Block:
-    name: str
-    instances: list = field(default_factory=list)  # Group
-    bodies: list = field(default_factory=list)  # final items of each instance
-    params: list = field(default_factory=list)  # Param
-    positions: dict = field(default_factory=dict)  # number position -> Param
-
-    def args(self, group: Group) -> list:
-        index = next(i for i, g in enumerate(self.instances) if g is group)
-        return [p.values[index] for p in self.params]
 
 
 # -- 1. groups by scope -------------------------------------------------------------------------
@@ -115,7 +82,7 @@ def layer_key(op) -> tuple:
     """The structure of a layer call (kind, argument names, value kinds) and its numbers."""
     shape, numbers = [], []
     for name, value in op.args.items():
-        if isinstance(value, bool) or isinstance(value, str):
+        if isinstance(value, (bool, str)):
             shape.append((name, value))
         elif isinstance(value, list):
             shape.append((name, len(value)))
@@ -230,8 +197,6 @@ class Folder:
 
     def finish(self) -> None:
         """Parameters of every block, callees first (a caller's numbers include its calls' arguments)."""
-        from .program_text import numbers_of
-
         done: set = set()
 
         def visit(block: Block) -> None:

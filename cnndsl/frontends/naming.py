@@ -14,11 +14,11 @@ import numpy as np
 
 from ..errors import CnnError, error
 from . import Imported
-from .fold import Call, Folder, Repeat, group, merge_scopes
-from .onnx_model import Model
+from .fold import Folder, group, merge_scopes
+from .onnx_graph import Model
 from .onnx_patterns import Recogniser
 from .program_text import identifier, program
-from .structure import Layer, Merge, nest
+from .structure import Call, Layer, Merge, Repeat, nest
 
 
 def imported(r: Recogniser, model: Model) -> Imported:

@@ -1,4 +1,6 @@
-"""One handler per ONNX operator type: the node -> an :class:`~.onnx_patterns.Op` (HANDLERS).
+"""One handler per ONNX operator type (HANDLERS): the node -> an :class:`~.onnx_patterns.Op`.
+
+:func:`recognise` runs them over the nodes in order.
 
 A handler reads the node's attributes and constant inputs, refuses what
 cnndsl cannot express (E1206, naming the node) and adds the op to the
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .onnx_graph import Model
 from .onnx_patterns import ACTIVATIONS, MERGES, Op, Recogniser, pads, pair, same
 
 HANDLERS: dict = {}
@@ -21,6 +24,27 @@ def handles(*ops):
         return function
 
     return register
+
+
+def recognise(model: Model) -> Recogniser:
+    """The ops of `model`, in order; inputs become ops of kind `input`."""
+    r = Recogniser(model)
+    for name, shape in model.inputs.items():
+        r.ops[name] = Op("input", {"shape": list(shape)}, [], name)
+        r.maker[name] = name
+    for node in model.nodes:
+        handler = HANDLERS.get(node.op)
+        if handler is None:
+            raise model.fail("E1205", node, "cnndsl has no layer for this operator", hint=_supported())
+        handler(r, node)
+    for out in model.outputs:
+        if out not in r.maker:
+            raise model.fail("E1209", None, f"the output `{out}` is a constant, not computed from the input")
+    return r
+
+
+def _supported() -> str:
+    return "the importer reads " + ", ".join(sorted(HANDLERS))
 
 
 def _cannot(r: Recogniser, node, what: str, hint: str = ""):
@@ -91,9 +115,9 @@ def _conv_pads(r: Recogniser, node):
         return 0
     given = node.attrs.get("pads", (0, 0, 0, 0))
     before = r.op_of(node, 0)
-    if not any(given) and before is not None and before.kind == "pad" and r.only_user(node, 0):
-        if before.args["mode"] == "constant" and before.args["value"] == 0 and node.op == "Conv":
-            return None
+    zeros = before is not None and before.kind == "pad" and before.args["mode"] == "constant"
+    if zeros and not any(given) and before.args["value"] == 0 and r.only_user(node, 0) and node.op == "Conv":
+        return None
     return pads(given)
 
 

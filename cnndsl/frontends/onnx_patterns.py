@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .onnx_model import Model, OnnxNode
+from .onnx_graph import Model, OnnxNode
 
 ACTIVATIONS = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Selu": "selu", "Gelu": "gelu", "HardSwish": "hardswish",
@@ -91,31 +91,6 @@ class Recogniser:
 
     def drop(self, op: Op) -> None:
         del self.ops[op.name]
-
-
-def recognise(model: Model) -> Recogniser:
-    """The ops of `model`, in order; inputs become ops of kind `input`."""
-    from . import onnx_ops
-
-    r = Recogniser(model)
-    for name, shape in model.inputs.items():
-        r.ops[name] = Op("input", {"shape": list(shape)}, [], name)
-        r.maker[name] = name
-    for node in model.nodes:
-        handler = onnx_ops.HANDLERS.get(node.op)
-        if handler is None:
-            raise model.fail("E1205", node, "cnndsl has no layer for this operator", hint=_supported())
-        handler(r, node)
-    for out in model.outputs:
-        if out not in r.maker:
-            raise model.fail("E1209", None, f"the output `{out}` is a constant, not computed from the input")
-    return r
-
-
-def _supported() -> str:
-    from . import onnx_ops
-
-    return "the importer reads " + ", ".join(sorted(onnx_ops.HANDLERS))
 
 
 def same(a: float, b: float) -> bool:

@@ -15,8 +15,7 @@ import re
 
 import numpy as np
 
-from .fold import Block, Call, Repeat
-from .structure import Layer, Merge
+from .structure import Block, Call, Layer, Merge, Repeat
 
 DEFAULTS = {
     "conv": {"stride": 1, "pad": 0, "dilation": 1, "groups": 1, "bias": True},

@@ -38,6 +38,39 @@ class Group:
     meta: dict = field(default_factory=dict)
 
 
+@dataclass
+class Call:
+    block: Block
+    group: Group
+    key: tuple = ()
+
+
+@dataclass
+class Repeat:
+    count: int
+    instances: list  # the final items of each repetition (the first is written)
+    key: tuple = ()
+
+
+@dataclass
+class Param:
+    name: str
+    values: list  # one value per instance of the block
+
+
+@dataclass
+class Block:
+    name: str
+    instances: list = field(default_factory=list)  # Group
+    bodies: list = field(default_factory=list)  # final items of each instance
+    params: list = field(default_factory=list)  # Param
+    positions: dict = field(default_factory=dict)  # number position -> Param
+
+    def args(self, group: Group) -> list:
+        index = next(i for i, g in enumerate(self.instances) if g is group)
+        return [p.values[index] for p in self.params]
+
+
 def scope_of(name: str) -> tuple:
     """`/layer1/layer1.0/conv1/Conv` -> ('layer1', 'layer1.0', 'conv1'): the node's path without its last part."""
     parts = [p for p in name.split("#")[0].split("/") if p]
