@@ -42,8 +42,8 @@ def _import_and_recompile(model: Path, tmp: Path) -> tuple[Path, Path]:
     return program, again
 
 
-def _agree(first: Path, second: Path, shape: tuple) -> None:
-    image = np.random.default_rng(7).standard_normal((2, *shape)).astype(np.float32)
+def _agree(first: Path, second: Path, shape: tuple, batch: int = 2) -> None:
+    image = np.random.default_rng(7).standard_normal((batch, *shape)).astype(np.float32)
     expected, got = _outputs(first, image), _outputs(second, image)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
@@ -195,6 +195,21 @@ def test_unsupported_operator_names_node_and_type(tmp_path, capsys):
     assert f"{path}: node `/head/Cos` (Cos)" in err
 
 
+def test_value_used_across_branches_is_refused(tmp_path, capsys):
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="a"),
+        helper.make_node("Sigmoid", ["a"], ["b"], name="b"),
+        helper.make_node("Tanh", ["x"], ["c"], name="c"),
+        helper.make_node("Add", ["b", "c"], ["m1"], name="m1"),
+        helper.make_node("Add", ["m1", "a"], ["y"], name="m2"),
+    ]
+    path = tmp_path / "cross.onnx"
+    _model(nodes, [("x", [1, 3, 4, 4])], ["y"], path=path)
+    assert "used across branches" in _error(capsys, path, "E1209")
+
+
 def test_weight_that_is_not_a_constant_is_refused(tmp_path, capsys):
     from onnx import helper
 
@@ -264,8 +279,25 @@ def test_torchvision_exports_import(exports, tmp_path, name):
     program, again = _import_and_recompile(path, tmp_path)
     network = cnndsl.load(str(program))
     assert network.totals["params"] == params
-    _agree(path, again, (3, size, size))
+    _agree(path, again, (3, size, size), batch=1)
     lines = program.read_text().count("\n")
     assert _documented_lines()[name] == lines
     if name == "resnet50":
         assert lines <= 60
+
+
+def test_resize_reads_as_upsample(tmp_path):
+    source = tmp_path / "up.cnn"
+    source.write_text(
+        "network Up {\n  input image: [3, 8, 8]\n  conv(4, 3, pad=1) -> upsample(2)\n"
+        "  upsample(size=[20, 20], mode=linear) -> upsample(size=[40, 40], mode=linear, align_corners=true)\n}\n"
+    )
+    model = tmp_path / "up.onnx"
+    original = cnndsl.load(str(source))
+    original.to_onnx(str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    text = program.read_text()
+    assert "upsample(size=[16, 16])" in text and "upsample(size=[20, 20], mode=linear)" in text
+    assert "align_corners=true" in text
+    assert cnndsl.load(str(program)).totals == original.totals
+    _agree(model, again, (3, 8, 8))

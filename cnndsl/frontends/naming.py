@@ -71,7 +71,7 @@ def _weights(model: Model, text: str, final: list) -> dict[str, np.ndarray]:
     from ..backends.weightfiles import slots
 
     try:
-        network = cnndsl.loads(text, name=Path(model.path).with_suffix(".cnn").name)
+        network = cnndsl.loads(text, name=f"<import of {Path(model.path).name}>")
     except CnnError as exc:
         first = exc.diagnostics[0]
         raise error("E1210", f"{model.path}: the imported program does not compile: {first.message}") from None

@@ -46,14 +46,16 @@ class Model:
 
 def load(path: Path) -> Model:
     """The checked model at `path` as a :class:`Model`."""
-    proto = _parse(path, _bytes(path))
+    data = _bytes(path)
+    proto = _parse(path, data)
     _external(proto, path)
     graph = proto.graph
     nodes = [_node(n, i) for i, n in enumerate(graph.node)]
     model = Model(str(path), [], {}, {}, [o.name for o in graph.output])
     known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     model.nodes = _ordered(model, nodes, known)  # before the checker: a cycle is named as one
-    _check(proto, path)
+    _check(data, path)  # the bytes as read: the checker needs no second serialisation
+    del data
     model.constants = _initializers(graph)
     model.inputs = _inputs(model, graph)
     return model
@@ -92,11 +94,11 @@ def _external(proto, path: Path) -> None:
             raise error("E1203", f"{path}: the weight `{tensor.name}` is stored in an external file", hint=hint)
 
 
-def _check(proto, path: Path) -> None:
+def _check(data: bytes, path: Path) -> None:
     import onnx
 
     try:
-        onnx.checker.check_model(proto)
+        onnx.checker.check_model(data)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         raise error("E1203", f"{path}: the ONNX checker rejects the model: {first}") from None

@@ -367,3 +367,42 @@ def lrn(r: Recogniser, node) -> None:
     a = node.attrs
     args = {"size": int(a["size"]), "alpha": float(a.get("alpha", 1e-4)), "beta": float(a.get("beta", 0.75))}
     r.add(Op("lrn", {**args, "k": float(a.get("bias", 1.0))}, [r.value(node)]), node)
+
+
+@handles("Resize", "Upsample")
+def resize(r: Recogniser, node) -> None:
+    args = {**_resize_target(r, node), **_resize_mode(r, node)}
+    r.add(Op("upsample", args, [r.value(node)]), node)
+
+
+def _resize_target(r: Recogniser, node) -> dict:
+    """`size=[h, w]` from the `sizes` input, or `scale=` from `scales` (N and C unchanged)."""
+    axes = list(node.attrs.get("axes", ()))
+    if axes and sorted(a % 4 for a in axes) != [2, 3]:
+        raise _cannot(r, node, f"a Resize of the axes {axes}", "only height and width are resized")
+    index = {"Resize": (3, 2), "Upsample": (None, 1)}[node.op]
+    if index[0] is not None and len(node.inputs) > index[0] and node.inputs[index[0]]:
+        sizes = [int(v) for v in r.constant(node, index[0], "sizes").tolist()]
+        return {"size": sizes[-2:]}
+    scales = node.attrs.get("scales")
+    if scales is None:
+        scales = r.constant(node, index[1], "scales").tolist()
+    scales = [float(s) for s in scales]
+    if not axes and (len(scales) != 4 or scales[:2] != [1.0, 1.0]):
+        raise _cannot(r, node, f"a Resize by {scales}", "only height and width are resized")
+    h, w = scales[-2:]
+    return {"scale": h if h == w else [h, w]}
+
+
+def _resize_mode(r: Recogniser, node) -> dict:
+    a = node.attrs
+    mode, transform = a.get("mode", "nearest"), a.get("coordinate_transformation_mode", "half_pixel")
+    if node.op == "Upsample":
+        transform = "asymmetric" if mode == "nearest" else "align_corners"
+    if mode == "nearest" and transform == "asymmetric" and a.get("nearest_mode", "round_prefer_floor") == "floor":
+        return {"mode": "nearest", "align_corners": False}
+    if mode == "nearest" and node.op == "Upsample":
+        return {"mode": "nearest", "align_corners": False}
+    if mode == "linear" and transform in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        return {"mode": "linear", "align_corners": transform == "align_corners"}
+    raise _cannot(r, node, f"a {mode} Resize with {transform} coordinates", "PyTorch's nearest and linear are read")

@@ -32,6 +32,7 @@ DEFAULTS = {
     "logsoftmax": {"axis": 1},
     "pad": {"mode": "constant", "value": 0.0},
     "lrn": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0},
+    "upsample": {"mode": "nearest", "align_corners": False},
 }
 BREAK_BEFORE = {"conv", "dwconv", "convT", "dense"}
 KEYWORDS = {
