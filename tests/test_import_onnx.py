@@ -155,6 +155,31 @@ def test_exporter_patterns_pad_conv_bn_matmul_add_reducemean(tmp_path):
     _agree(path, again, (3, 9, 9))
 
 
+def test_view_by_batch_size_reads_as_flatten(tmp_path):
+    """`x.view(x.size(0), -1)` exports as Shape -> Gather(0) -> Unsqueeze -> Concat(…, [-1]) -> Reshape."""
+    from onnx import helper
+
+    rng = np.random.default_rng(1)
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="/relu/Relu"),
+        helper.make_node("Shape", ["r"], ["s"], name="/Shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="/Gather", axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="/Unsqueeze"),
+        helper.make_node("Concat", ["n1", "minus"], ["shape"], name="/Concat", axis=0),
+        helper.make_node("Reshape", ["r", "shape"], ["f"], name="/Reshape"),
+        helper.make_node("Gemm", ["f", "w"], ["y"], name="/fc/Gemm", transB=1),
+    ]
+    consts = [
+        ("zero", np.array(0, np.int64)), ("axes", np.array([0], np.int64)), ("minus", np.array([-1], np.int64)),
+        ("w", rng.standard_normal((5, 12))),
+    ]  # fmt: skip
+    path = tmp_path / "view.onnx"
+    _model(nodes, [("x", [None, 3, 2, 2])], ["y"], consts, path)
+    program, again = _import_and_recompile(path, tmp_path)
+    assert "relu -> flatten" in program.read_text()
+    _agree(path, again, (3, 2, 2))
+
+
 def _error(capsys, path: Path, code: str) -> str:
     assert _run(path) == (2 if code == "E1201" else 1)
     err = capsys.readouterr().err

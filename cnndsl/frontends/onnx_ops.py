@@ -178,6 +178,8 @@ def matmul(r: Recogniser, node) -> None:
 
 @handles("Add", "Sum", "Mul", "Concat")
 def merge(r: Recogniser, node) -> None:
+    if node.op == "Concat" and any(t in r.symbols for t in node.inputs):
+        return _shape_concat(r, node)
     constants = [i for i, t in enumerate(node.inputs) if t in r.model.constants]
     if constants:
         return _with_constant(r, node, constants)
@@ -331,7 +333,8 @@ def flatten(r: Recogniser, node) -> None:
 
 @handles("Reshape")
 def reshape(r: Recogniser, node) -> None:
-    shape = r.constant(node, 1, "shape").tolist()
+    symbol = r.symbols.get(node.inputs[1])
+    shape = symbol[2] if symbol and symbol[0] == "dims" else r.constant(node, 1, "shape").tolist()
     if len(shape) != 2 or shape[1] != -1:
         raise _cannot(r, node, f"a Reshape to {shape}", "only [batch, -1] (flatten) is a layer")
     r.add(Op("flatten", {}, [r.value(node)]), node)
@@ -406,3 +409,38 @@ def _resize_mode(r: Recogniser, node) -> dict:
     if mode == "linear" and transform in ("half_pixel", "pytorch_half_pixel", "align_corners"):
         return {"mode": "linear", "align_corners": transform == "align_corners"}
     raise _cannot(r, node, f"a {mode} Resize with {transform} coordinates", "PyTorch's nearest and linear are read")
+
+
+# -- `x.view(x.size(0), -1)`: the batch size read with Shape, Gather, Unsqueeze and Concat ---------------
+
+
+@handles("Shape")
+def shape(r: Recogniser, node) -> None:
+    r.symbols[node.outputs[0]] = ("shape", r.value(node), int(node.attrs.get("start", 0)))
+
+
+@handles("Gather", "Unsqueeze", "Squeeze", "Cast")
+def batch_size(r: Recogniser, node) -> None:
+    """The batch dimension out of a Shape (Gather of index 0), kept through Unsqueeze, Squeeze and Cast."""
+    symbol = r.symbols.get(node.inputs[0])
+    if symbol is None:
+        raise _cannot(r, node, f"a {node.op} of a computed value", "only reading the batch size is understood")
+    if node.op == "Gather":
+        index = r.constant(node, 1, "index")
+        if symbol[0] != "shape" or node.attrs.get("axis", 0) != 0 or index.size != 1 or symbol[2] + int(index) != 0:
+            raise _cannot(r, node, "a Gather of a size other than the batch", "cnndsl sizes are fixed but the batch")
+        symbol = ("batch", symbol[1])
+    r.symbols[node.outputs[0]] = symbol
+
+
+def _shape_concat(r: Recogniser, node) -> None:
+    dims = []
+    for tensor in node.inputs:
+        symbol = r.symbols.get(tensor)
+        if symbol is not None and symbol[0] == "batch":
+            dims.append(0)
+        elif tensor in r.model.constants:
+            dims += [int(v) for v in np.ravel(r.model.constants[tensor])]
+        else:
+            raise _cannot(r, node, "a shape made of computed sizes", "only [batch, -1] (flatten) is read")
+    r.symbols[node.outputs[0]] = ("dims", None, dims)

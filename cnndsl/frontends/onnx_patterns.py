@@ -44,6 +44,7 @@ class Recogniser:
         self.ops: dict[str, Op] = {}
         self.maker: dict[str, str] = {}  # tensor -> op id
         self.uses: dict[str, int] = {}
+        self.symbols: dict[str, tuple] = {}  # tensor -> a size read from a shape (`x.view(x.size(0), -1)`)
         self.concats: dict[tuple, str] = {}  # inputs of a Concat -> its op (DenseNet's growing concatenations)
         for node in model.nodes:
             for i in node.inputs:
