@@ -220,7 +220,7 @@ class Folder:
         """`layer1` -> Layer, `layer1.0` (a child of a Sequential) -> LayerBlock, `Bottleneck2` -> Bottleneck."""
         child = re.fullmatch(r"(.*?)\.\d+", g.name)
         base = _stem(child.group(1)) + "Block" if child else _stem(g.name)
-        base = re.sub(r"\W", "_", base).strip("_") or "Block"
+        base = re.sub(r"[^A-Za-z0-9_]", "_", base).strip("_") or "Block"
         base = base[0].upper() + base[1:]
         base = base if base[0].isalpha() else "B" + base
         name, k = base, 1

@@ -206,7 +206,7 @@ def _last_statement(lines: list[str]) -> int:
 
 def identifier(text: str, fallback: str) -> str:
     """`input.1` -> `input_1`; a keyword gets a trailing `_`."""
-    name = re.sub(r"\W", "_", text).strip("_") or fallback
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or fallback
     name = name if name[0].isalpha() else f"{fallback}_{name}"
     return name + "_" if name in KEYWORDS or name in _layer_names() else name
 

@@ -71,10 +71,14 @@ class Block:
         return [p.values[index] for p in self.params]
 
 
+MAX_DEPTH = 64
+"""Scopes and merges nest at most this deep (the language's own nesting limit, E0603)."""
+
+
 def scope_of(name: str) -> tuple:
     """`/layer1/layer1.0/conv1/Conv` -> ('layer1', 'layer1.0', 'conv1'): the node's path without its last part."""
     parts = [p for p in name.split("#")[0].split("/") if p]
-    return tuple(parts[:-1])
+    return tuple(parts[:-1])[:MAX_DEPTH]
 
 
 def nest(r: Recogniser) -> tuple[str, list]:
@@ -85,6 +89,8 @@ def nest(r: Recogniser) -> tuple[str, list]:
     if len(model.outputs) != 1:
         raise model.fail("E1209", None, f"the model has {len(model.outputs)} outputs; the importer reads one")
     start, end = next(iter(model.inputs)), r.maker[model.outputs[0]]
+    if start == end:
+        raise model.fail("E1209", None, "the output is the input itself: there is no layer to import")
     idom = dominators(r.ops, start)
     seen: set[str] = set()
     items = _chain(r, idom, start, end, seen)
@@ -116,7 +122,9 @@ def _meet(idom: dict, depth: dict, a: str, b: str) -> str:
     return a
 
 
-def _chain(r: Recogniser, idom: dict, start: str, end: str, seen: set) -> list:
+def _chain(r: Recogniser, idom: dict, start: str, end: str, seen: set, depth: int = 0) -> list:
+    if depth > MAX_DEPTH:
+        raise r.model.fail("E1209", None, f"branches nest more than {MAX_DEPTH} deep at node `{end}`")
     items = []
     current = end
     while current != start:
@@ -130,7 +138,7 @@ def _chain(r: Recogniser, idom: dict, start: str, end: str, seen: set) -> list:
         seen.add(current)
         if len(op.inputs) > 1:
             split = idom[current]
-            branches = [_chain(r, idom, split, i, seen) for i in op.inputs]
+            branches = [_chain(r, idom, split, i, seen, depth + 1) for i in op.inputs]
             items.append(Merge(op, branches, scope_of(op.name)))
             current = split
         else:
