@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import onnx_layout  # noqa: F401  (registers its handlers)
 from .onnx_graph import Model
-from .onnx_patterns import ACTIVATIONS, MERGES, Op, Recogniser, pads, pair, same
-
-HANDLERS: dict = {}
-
-
-def handles(*ops):
-    def register(function):
-        for op in ops:
-            HANDLERS[op] = function
-        return function
-
-    return register
+from .onnx_patterns import ACTIVATIONS, HANDLERS, MERGES, Op, Recogniser, handles, pads, pair, same
+from .onnx_patterns import cannot as _cannot
 
 
 def recognise(model: Model) -> Recogniser:
@@ -45,10 +36,6 @@ def recognise(model: Model) -> Recogniser:
 
 def _supported() -> str:
     return "the importer reads " + ", ".join(sorted(HANDLERS))
-
-
-def _cannot(r: Recogniser, node, what: str, hint: str = ""):
-    return r.model.fail("E1206", node, f"cnndsl cannot express {what}", hint=hint)
 
 
 # -- values without a layer -----------------------------------------------------------------
@@ -205,7 +192,12 @@ def _with_constant(r: Recogniser, node, constants: list[int]) -> None:
         before.weights["bias"] = _bias(r, node, r.model.constants[node.inputs[constants[0]]], before.args["out"])
         r.maker[node.outputs[0]] = before.name
         return
-    raise _cannot(r, node, f"an {node.op} with a constant", "only a bias after MatMul is read")
+    if node.op == "Mul" and len(node.inputs) == 2 and len(constants) == 1:
+        gamma = r.model.constants[node.inputs[constants[0]]]
+        if gamma.ndim >= 1 and gamma.size == max(gamma.shape) and gamma.shape[-1] in (1, gamma.size):
+            op = Op("scale", {}, [r.value(node, 1 - constants[0])], weights={"scale": gamma})
+            return r.add(op, node)
+    raise _cannot(r, node, f"an {node.op} with a constant", "only a bias after MatMul and a per-channel Mul are read")
 
 
 def _silu(r: Recogniser, node) -> bool:
@@ -328,15 +320,6 @@ def reduce_mean(r: Recogniser, node) -> None:
 def flatten(r: Recogniser, node) -> None:
     if node.attrs.get("axis", 1) != 1:
         raise _cannot(r, node, f"a Flatten at axis {node.attrs['axis']}", "cnndsl flattens everything but the batch")
-    r.add(Op("flatten", {}, [r.value(node)]), node)
-
-
-@handles("Reshape")
-def reshape(r: Recogniser, node) -> None:
-    symbol = r.symbols.get(node.inputs[1])
-    shape = symbol[2] if symbol and symbol[0] == "dims" else r.constant(node, 1, "shape").tolist()
-    if len(shape) != 2 or shape[1] != -1:
-        raise _cannot(r, node, f"a Reshape to {shape}", "only [batch, -1] (flatten) is a layer")
     r.add(Op("flatten", {}, [r.value(node)]), node)
 
 

@@ -21,6 +21,8 @@ ACTIVATIONS = {
     "Softplus": "softplus", "Mish": "mish",
 }  # fmt: skip
 MERGES = {"Add": "add", "Sum": "add", "Concat": "concat", "Mul": "mul"}
+HANDLERS: dict = {}
+"""ONNX operator type -> its handler (onnx_ops.py, onnx_layout.py): ``handler(recogniser, node)``."""
 LOOSE = 1e-6  # relative tolerance for float attributes stored as float32
 
 
@@ -110,3 +112,18 @@ def pads(values) -> int | list:
     if top == bottom and left == right:
         return pair([top, left])
     return [top, left, bottom, right]
+
+
+def handles(*ops):
+    """Register the decorated function as the handler of the ONNX operator types `ops`."""
+
+    def register(function):
+        for op in ops:
+            HANDLERS[op] = function
+        return function
+
+    return register
+
+
+def cannot(r: Recogniser, node: OnnxNode, what: str, hint: str = ""):
+    return r.model.fail("E1206", node, f"cnndsl cannot express {what}", hint=hint)

@@ -33,6 +33,9 @@ DEFAULTS = {
     "pad": {"mode": "constant", "value": 0.0},
     "lrn": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0},
     "upsample": {"mode": "nearest", "align_corners": False},
+    "layernorm": {"eps": 1e-5},
+    "groupnorm": {"eps": 1e-5},
+    "instancenorm": {"eps": 1e-5},
 }
 BREAK_BEFORE = {"conv", "dwconv", "convT", "dense"}
 KEYWORDS = {
@@ -48,6 +51,9 @@ def number_text(value) -> str:
         return str(int(value))
     if isinstance(value, str):
         return value
+    if value and abs(value) < 1e-3:  # 1e-6, not 0.000001
+        mantissa, exponent = np.format_float_scientific(np.float32(value), unique=True, trim="-").split("e")
+        return f"{mantissa}e{int(exponent)}"
     text = np.format_float_positional(np.float32(value), unique=True, trim="0")
     return text if "." in text else text + ".0"
 
