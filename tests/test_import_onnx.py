@@ -247,6 +247,15 @@ def test_weight_that_is_not_a_constant_is_refused(tmp_path, capsys):
     assert "`/conv/Conv` (Conv)" in err
 
 
+def test_program_that_does_not_compile_says_why(tmp_path, capsys):
+    from onnx import helper
+
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], name="/fc/Gemm", transB=1)]  # an image into a dense layer
+    path = tmp_path / "unflat.onnx"
+    _model(nodes, [("x", [1, 3, 2, 2])], ["y"], [("w", np.ones((5, 12)))], path)
+    assert "does not compile" in _error(capsys, path, "E1210")
+
+
 def test_missing_file_and_dynamic_sizes(tmp_path, capsys):
     from onnx import helper
 

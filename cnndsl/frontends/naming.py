@@ -86,7 +86,12 @@ def _weights(model: Model, text: str, final: list) -> dict[str, np.ndarray]:
         for role, array in op.weights.items():
             slot = table[f"{node.name}/{role}"]
             if array.size != int(np.prod(slot.shape)):
-                raise AssertionError(f"{node.name}/{role}: {array.shape} for {slot.shape}")
+                raise error(
+                    "E1210",
+                    f"{model.path}: node `{op.name}`: its {role} has the shape {list(array.shape)}, where the "
+                    f"imported `{op.kind}` needs {list(slot.shape)}",
+                    hint="the model's weights do not fit its own layer (an older opset's per-group form?)",
+                )
             out[slot.key] = np.ascontiguousarray(array.reshape(slot.shape), dtype=np.float32)
     if len(out) != len(table):
         raise AssertionError(f"{len(table) - len(out)} tensors of the program were not imported")
