@@ -337,3 +337,29 @@ def test_resize_reads_as_upsample(tmp_path):
     assert "align_corners=true" in text
     assert cnndsl.load(str(program)).totals == original.totals
     _agree(model, again, (3, 8, 8))
+
+
+def test_several_outputs_parting_at_two_places(tmp_path):
+    import onnxruntime as ort
+
+    source = tmp_path / "heads.cnn"
+    source.write_text(
+        "network Heads {\n  input image: [3, 16, 16]\n  a = conv(8, 3, pad=1) -> relu\n"
+        "  b = conv(8, 3, pad=1) -> relu\n  c = conv(8, 3, pad=1) -> relu\n"
+        "  output logits = gap -> flatten -> dense(10)\n"
+        "  output aux = a -> gap -> flatten -> dense(3)\n  output mask = b -> conv(4, 1)\n}\n"
+    )
+    model = tmp_path / "heads.onnx"
+    original = cnndsl.load(str(source))
+    original.to_onnx(str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    assert cnndsl.load(str(program)).totals == original.totals
+    image = np.random.default_rng(3).standard_normal((2, 3, 16, 16)).astype(np.float32)
+    runs = []
+    for path in (model, again):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        runs.append(dict(zip(names, session.run(None, {"image": image}))))
+    assert sorted(runs[0]) == sorted(runs[1]) == ["aux", "logits", "mask"]
+    for name, value in runs[0].items():
+        np.testing.assert_allclose(runs[1][name], value, rtol=1e-5, atol=1e-6)

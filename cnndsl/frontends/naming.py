@@ -22,14 +22,16 @@ from .structure import Call, Layer, Merge, Repeat, nest
 
 
 def imported(r: Recogniser, model: Model) -> Imported:
-    start, items = nest(r)
-    merge_scopes(items)
-    tree = group(items)
-    folder = Folder(tree)
-    final = folder.final(tree, statements=True)
+    start, segments = nest(r)
+    trees = []
+    for _, items, _ in segments:
+        merge_scopes(items)
+        trees.append(group(items))
+    folder = Folder([item for tree in trees for item in tree])
+    final = [folder.final(tree, statements=True) for tree in trees]
     folder.finish()
-    text = _text(model, r, start, final, folder)
-    weights = _weights(model, text, final)
+    text = _text(model, r, start, [(a, items, b) for (a, _, b), items in zip(segments, final)], folder)
+    weights = _weights(model, text, [item for items in final for item in items])
     notes = list(model.notes)
     if folder.order:
         names = ", ".join(f"{b.name} ({len(b.instances)} uses)" for b in folder.order)
@@ -37,14 +39,23 @@ def imported(r: Recogniser, model: Model) -> Imported:
     return Imported(text, weights, notes)
 
 
-def _text(model: Model, r: Recogniser, start: str, final: list, folder: Folder) -> str:
+def _text(model: Model, r: Recogniser, start: str, segments: list, folder: Folder) -> str:
+    """The program text; value names: the input's, each output's, `trunk`, `trunk2`, … where paths part."""
     name = identifier(Path(model.path).stem, "Imported")
     name = name[0].upper() + name[1:]
-    input_name = identifier(start, "image")
-    output = "output" if model.outputs[0] == "output" else identifier(model.outputs[0], "logits")
-    output = output if output != input_name else output + "_out"
-    shape = model.inputs[start]
-    return program(name, Path(model.path).name, input_name, shape, folder.order, final, output)
+    names = {start: identifier(start, "image")}
+    taken = set(names.values())
+    for out in model.outputs:
+        chosen = "output" if out == "output" and len(model.outputs) == 1 else identifier(out, "logits")
+        while chosen in taken:
+            chosen += "_"
+        taken.add(chosen)
+        names[r.maker[out]] = ("output", chosen)
+    for k, (_, _, end) in enumerate(segments):
+        if end not in names:
+            names[end] = f"trunk{k + 1 if k else ''}"
+    head = (name, Path(model.path).name, names[start], model.inputs[start])
+    return program(head, folder.order, [(names[a], items, names[b]) for a, items, b in segments])
 
 
 def ops_in_order(items: list):

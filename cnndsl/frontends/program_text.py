@@ -188,15 +188,23 @@ def block_text(block: Block) -> list[str]:
     return [head, *_indent(Writer(number).statements(block.bodies[0])), "}"]
 
 
-def program(name: str, source: str, input_name: str, shape: tuple, blocks: list, items: list, output: str) -> str:
-    literal = Writer(lambda value, hint: (number_text(value), True))
+def program(head: tuple, blocks: list, segments: list) -> str:
+    """The program: `head` is (network name, source file, input name, input shape); each segment
+    is (the value it starts from, items, what it makes: a name or ("output", name))."""
+    name, source, input_name, shape = head
     lines = [f"# imported from {source} by `cnndsl import`"]
     for block in blocks:
         lines += [*block_text(block), ""]
-    body = [f"input {input_name}: [{', '.join(map(str, shape))}]", *literal.statements(items)]
-    if output != "output":
-        last = _last_statement(body)
-        body[last] = f"output {output} = {body[last]}"
+    body = [f"input {input_name}: [{', '.join(map(str, shape))}]"]
+    literal = Writer(lambda value, hint: (number_text(value), True))
+    for k, (start, items, end) in enumerate(segments):
+        part = literal.statements(items)
+        if k:
+            part[0] = f"{start[1] if isinstance(start, tuple) else start} -> {part[0]}"
+        last = _last_statement(part)
+        if end != ("output", "output"):
+            part[last] = (f"output {end[1]}" if isinstance(end, tuple) else end) + f" = {part[last]}"
+        body += part
     lines += [f"network {name} {{", *_indent(body), "}"]
     return "\n".join(lines) + "\n"
 

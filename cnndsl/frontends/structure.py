@@ -82,26 +82,53 @@ def scope_of(name: str) -> tuple:
 
 
 def nest(r: Recogniser) -> tuple[str, list]:
-    """(the input op's id, the top-level items from the input to the output)."""
+    """(the input op's id, the segments: (from op, items, to op) in the order to write them).
+
+    With one output there is one segment, from the input to it. With several,
+    a segment runs to where the outputs' paths part (their common dominator),
+    and the outputs beyond are split again in the same way.
+    """
     model = r.model
     if len(model.inputs) != 1:
         raise model.fail("E1209", None, f"the model has {len(model.inputs)} inputs; the importer reads one")
-    if len(model.outputs) != 1:
-        raise model.fail("E1209", None, f"the model has {len(model.outputs)} outputs; the importer reads one")
-    start, end = next(iter(model.inputs)), r.maker[model.outputs[0]]
-    if start == end:
-        raise model.fail("E1209", None, "the output is the input itself: there is no layer to import")
-    idom = dominators(r.ops, start)
+    start, ends = next(iter(model.inputs)), [r.maker[o] for o in model.outputs]
+    idom, depth = dominators(r.ops, start)
+    for out, end in zip(model.outputs, ends):
+        if end not in idom:
+            raise model.fail("E1209", None, f"the output `{out}` is not computed from the input")
+    if len(set(ends)) < len(ends) or start in ends:
+        raise model.fail("E1209", None, "an output is the input or another output: there is no layer between them")
     seen: set[str] = set()
-    items = _chain(r, idom, start, end, seen)
+    segments = _segments(r, (idom, depth), start, ends, seen)
     unused = [name for name in r.ops if name not in seen and name != start]
     if unused:
-        model.notes.append(f"{len(unused)} node(s) do not lead to the output and are left out: {', '.join(unused[:5])}")
-    return start, items
+        model.notes.append(f"{len(unused)} node(s) do not lead to an output and are left out: {', '.join(unused[:5])}")
+    return start, segments
 
 
-def dominators(ops: dict[str, Op], start: str) -> dict[str, str]:
-    """Immediate dominators of the ops reachable from `start` (ops are in topological order)."""
+def _segments(r: Recogniser, tree: tuple, start: str, ends: list, seen: set) -> list:
+    idom, depth = tree
+    split = ends[0]
+    for end in ends[1:]:
+        split = _meet(idom, depth, split, end)
+    out = [(start, _chain(r, idom, start, split, seen), split)] if split != start else []
+    parts: dict[str, list] = {}  # the split's child on the way to each output -> those outputs
+    for end in ends:
+        child = end
+        while child != split and idom[child] != split:
+            child = idom[child]
+        if child != split:
+            parts.setdefault(child, []).append(end)
+    for group in parts.values():
+        if len(group) == 1:
+            out.append((split, _chain(r, idom, split, group[0], seen), group[0]))
+        else:
+            out += _segments(r, tree, split, group, seen)
+    return out
+
+
+def dominators(ops: dict[str, Op], start: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Immediate dominators of the ops reachable from `start` (ops are in topological order), and their depths."""
     idom, depth = {start: start}, {start: 0}
     for name, op in ops.items():
         preds = [i for i in op.inputs if i in idom]
@@ -111,7 +138,7 @@ def dominators(ops: dict[str, Op], start: str) -> dict[str, str]:
         for other in preds[1:]:
             common = _meet(idom, depth, common, other)
         idom[name], depth[name] = common, depth[common] + 1
-    return idom
+    return idom, depth
 
 
 def _meet(idom: dict, depth: dict, a: str, b: str) -> str:
