@@ -35,6 +35,8 @@ def group(items: list, depth: int = 0) -> list:
         run = items[i:j]
         if key is not None and len(run) == 1 and isinstance(items[i], Merge):
             out.append(Group(key, [_inside(items[i])], items[i].scope[: depth + 1]))
+        elif not items[i].scope and isinstance(items[i], Merge):  # no scopes at all: a merge may still fold
+            out.append(Group(_merge_name(items[i]), [_inside(items[i])]))
         elif key is None or len(run) == 1:
             out.append(_inside(items[i]))
         else:
@@ -43,6 +45,11 @@ def group(items: list, depth: int = 0) -> list:
             out.append(inner[0] if len(inner) == 1 and isinstance(inner[0], Group) else Group(key, inner, scope))
         i = j
     return out
+
+
+def _merge_name(merge: Merge) -> str:
+    residual = merge.op.kind == "add" and len(merge.branches) == 2 and sum(not b for b in merge.branches) == 1
+    return "residual" if residual else merge.op.kind
 
 
 def _part(item, depth: int):

@@ -78,6 +78,9 @@ class Writer:
             if chain:
                 lines.append(" -> ".join(chain))
                 chain = []
+            if isinstance(item, Call):  # a block call starts a chain: `Residual(64) -> relu`
+                chain = [self.call(item)]
+                continue
             lines += self.statement(item)
         if chain:
             lines.append(" -> ".join(chain))
