@@ -105,6 +105,26 @@ def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
     _agree(model, again, (3, 16, 16))
 
 
+def test_model_without_scopes_still_folds_merges(tmp_path):
+    import onnx
+
+    source = tmp_path / "plain.cnn"
+    source.write_text(
+        "network Plain {\n  input image: [3, 8, 8]\n  conv(4, 3, pad=1)\n"
+        "  repeat 3 { residual { conv(4, 3, pad=1) -> relu } -> relu }\n}\n"
+    )
+    model = tmp_path / "plain.onnx"
+    cnndsl.load(str(source)).to_onnx(str(model))
+    proto = onnx.load(str(model))
+    for i, node in enumerate(proto.graph.node):
+        node.name = f"n{i}"  # no scopes left
+    onnx.save(proto, str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    text = program.read_text()
+    assert "block Residual {" in text and text.count("Residual -> relu") == 3
+    _agree(model, again, (3, 8, 8))
+
+
 # -- hand-made ONNX: exporter patterns and malformed models -----------------------------------------
 
 
