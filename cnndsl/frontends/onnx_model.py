@@ -2,8 +2,9 @@
 
 The stages, one module each: :mod:`.onnx_graph` reads the file (with a size limit),
 runs `onnx.checker`, refuses cycles and external data and collects the
-graph into plain records (:class:`Model`); :mod:`.onnx_patterns` recognises
-cnndsl layers in the nodes; :mod:`.structure` turns the graph of layers into
+graph into plain records; :mod:`.onnx_ops` and :mod:`.onnx_layout` (on the
+records of :mod:`.onnx_patterns`) recognise cnndsl layers in the nodes;
+:mod:`.structure` turns the graph of layers into
 nested statements (chains, merges, `residual`); :mod:`.fold` groups them by
 the scopes of the node names into blocks and folds repeated ones;
 :mod:`.program_text` writes the `.cnn` text and :mod:`.naming` compiles it

@@ -65,6 +65,8 @@ class Recogniser:
 
     def value(self, node: OnnxNode, index: int = 0) -> str:
         tensor = node.inputs[index]
+        if tensor in self.symbols:
+            raise self.model.fail("E1206", node, f"its input `{tensor}` is a shape or layout, not a layer's value")
         if tensor not in self.maker:
             raise self.model.fail("E1206", node, f"its input `{tensor}` is a constant, not a computed value")
         return self.maker[tensor]
