@@ -68,6 +68,7 @@ ROUND_TRIP = [
     ("densenet121", ["size=32"]),
     ("squeezenet1_1", ["size=64"]),
     ("shufflenet_v2", ["size=32"]),  # chunk (read as slice) and channel_shuffle
+    ("edges", []),  # fixed, frozen kernels: the model's `frozen` metadata keeps them frozen
 ]
 
 
@@ -92,7 +93,7 @@ def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
         "    conv(out, 3, pad=1) -> bn\n  }\n  relu\n}\n"
         "network Small {\n  input image: [3, 16, 16]\n  conv(8, 3, stride=2, pad=1) -> relu6\n"
         "  repeat 3 { Unit(8) }\n  concat {\n    conv(4, 1) -> silu\n    maxpool(3, stride=1, pad=1)\n  }\n"
-        "  gap -> flatten -> dropout(p=0.25)\n  dense(5) -> softmax\n}\n"
+        "  gap -> flatten -> identity -> dropout(p=0.25)\n  dense(5) -> softmax\n}\n"
     )
     model = tmp_path / "small.onnx"
     original = cnndsl.load(str(source))
@@ -100,7 +101,7 @@ def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
     program, again = _import_and_recompile(model, tmp_path)
     text = program.read_text()
     assert "repeat 3 {" in text and "residual {" in text and "concat {" in text
-    assert "relu6" in text and "silu" in text and "dropout(p=0.25)" in text
+    assert "relu6" in text and "silu" in text and "identity -> dropout(p=0.25)" in text
     assert cnndsl.load(str(program)).totals == original.totals
     _agree(model, again, (3, 16, 16))
 

@@ -37,6 +37,8 @@ class Model:
     inputs: dict[str, tuple]  # graph input -> (C, H, W) or (F,)
     outputs: list[str]
     notes: list[str] = field(default_factory=list)
+    producer: str = ""  # `producer_name`: "cnndsl" for models `cnndsl compile` wrote
+    frozen: set = field(default_factory=set)  # node names a cnndsl model lists as frozen (metadata `frozen`)
 
     def fail(self, code: str, node: OnnxNode | None, message: str, hint: str = ""):
         """A located error: the file, then the node's name and operator type."""
@@ -51,7 +53,10 @@ def load(path: Path) -> Model:
     _external(proto, path)
     graph = proto.graph
     nodes = [_node(n, i) for i, n in enumerate(graph.node)]
-    model = Model(str(path), [], {}, {}, [o.name for o in graph.output])
+    model = Model(str(path), [], {}, {}, [o.name for o in graph.output], producer=proto.producer_name)
+    if model.producer == "cnndsl":
+        frozen = next((p.value for p in proto.metadata_props if p.key == "frozen"), "")
+        model.frozen = {name for name in frozen.split(",") if name}
     known = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     model.nodes = _ordered(model, nodes, known)  # before the checker: a cycle is named as one
     _check(data, path)  # the bytes as read: the checker needs no second serialisation

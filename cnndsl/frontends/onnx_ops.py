@@ -57,7 +57,10 @@ def constant(r: Recogniser, node) -> None:
 
 @handles("Identity")
 def identity(r: Recogniser, node) -> None:
-    r.alias(node, node.inputs[0])
+    """Exporters' Identity nodes are noise; in a model cnndsl wrote, one on a value is an `identity` layer."""
+    if r.model.producer == "cnndsl" and node.inputs[0] in r.maker and node.outputs[0] not in r.model.outputs:
+        return r.add(Op("identity", {}, [r.value(node)]), node)
+    return r.alias(node, node.inputs[0])
 
 
 # -- convolution, normalization, dense --------------------------------------------------------

@@ -60,6 +60,8 @@ class Recogniser:
             k += 1
             name = f"{op.name or node.name}#{k}"
         op.name = name
+        if node.name in self.model.frozen and op.weights:
+            op.args["trainable"] = False
         self.ops[name] = op
         self.maker[node.outputs[0]] = name
 
