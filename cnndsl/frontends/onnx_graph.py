@@ -6,6 +6,7 @@ later stages read without touching protobuf objects.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,10 +133,10 @@ def _ordered(model: Model, nodes: list[OnnxNode], known: set[str]) -> list[OnnxN
     for n in nodes:
         for i in waiting[id(n)]:
             users.setdefault(i, []).append(n)
-    ready = [n for n in nodes if not waiting[id(n)]]
+    ready = deque(n for n in nodes if not waiting[id(n)])
     order = []
     while ready:
-        node = ready.pop(0)
+        node = ready.popleft()
         order.append(node)
         for out in node.outputs:
             for user in users.get(out, ()):
