@@ -99,7 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     _viz_command(commands, program)
     _editor_commands(commands, common)
     _import_command(commands, common)
+    _sizes_command(commands, program)
     return parser
+
+
+def _sizes_command(commands, program) -> None:
+    """`sizes`: the valid input sizes, exactly (cnndsl/sizes/, docs/sizes.md)."""
+    sizes = commands.add_parser("sizes", parents=[program], help="which input sizes are valid")
+    sizes.add_argument("--range", metavar="LO..HI", help="list the valid sizes in LO..HI (default 1..1024)")
+    sizes.add_argument("--near", type=_count(1), metavar="N", help="name the nearest valid sizes to N")
+    sizes.add_argument("--format", choices=("table", "json"), default="table")
+    sizes.set_defaults(run=_command("sizes"))
 
 
 def _render_parser(commands, program) -> None:
