@@ -76,7 +76,7 @@ def table(result: dict, low: int, high: int, loaded) -> str:
         if "near" in facts:
             near = facts["near"]
             state = "valid" if near["valid"] else "not valid"
-            lines.append(f"  near {near['value']} ({state}): below {near['below']}, above {near['above']}")
+            lines.append(f"  near {near['value']} ({state}): below {_or_none(near['below'])}, above {_or_none(near['above'])}")
     return "\n".join(lines)
 
 
@@ -92,3 +92,7 @@ def _runs(values: list[int], most: int = 12) -> str:
     pieces = [str(a) if a == b else f"{a}..{b}" for a, b in spans]
     more = f", … ({len(pieces) - most} more)" if len(pieces) > most else ""
     return ", ".join(pieces[:most]) + more
+
+
+def _or_none(value) -> str:
+    return "none" if value is None else str(value)

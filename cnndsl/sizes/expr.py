@@ -150,7 +150,10 @@ class Poly:
         if isinstance(value, Poly):
             return value
         if isinstance(value, Size):
-            return Poly.of(value.c) if value.atom is None else Poly((((value,), 1),))
+            if value.atom is None:
+                return Poly.of(value.c)
+            g = gcd(value.a, value.c)  # 2 * H + 2 is the factor H + 1 twice
+            return Poly((((Size(value.a // g, value.atom, value.c // g),), g),))
         return Poly(((((), int(value)),)) if value else ())
 
     def __add__(self, other) -> Poly:
@@ -200,7 +203,7 @@ class Poly:
 
 def _factor(e: Size, product: bool) -> str:
     body = text(e)
-    return f"({body})" if product and (e.c != 0 or e.a != 1) else body
+    return f"({body})" if product and (e.c != 0 or e.a != 1 or type(e.atom) is not str) else body
 
 
 def _term_key(term) -> tuple:

@@ -1,0 +1,178 @@
+"""Symbolic input sizes and `cnndsl sizes` (docs/sizes.md), checked against brute force: every size in
+a range is compiled concretely with the ordinary compiler, and must be valid exactly when `sizes` says
+so; the report's formulas, evaluated at those sizes, must equal the concrete reports."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from cnndsl import loads
+from cnndsl.network import from_program
+from cnndsl.cli import main
+from cnndsl.errors import CnnError, Span
+from cnndsl.lower import lower
+from cnndsl.sizes import analyse_sizes
+from cnndsl.sizes.cost import SymbolicNetwork
+from cnndsl.sizes.symbolic import load, program_of
+
+DATA = Path(__file__).parent / "data" / "sizes"
+SYMBOLIC = ("unet_pad", "unet_valid", "resnet", "inception", "decoder")
+LOW, HIGH = 1, 48
+
+
+def _text(name: str) -> str:
+    return (DATA / f"{name}.cnn").read_text()
+
+
+@pytest.fixture(scope="module")
+def analysed() -> dict:
+    out = {}
+    for name in (*SYMBOLIC, "lenet"):
+        loaded = load(program_of(str(DATA / f"{name}.cnn")), None, {}, concrete_axes=True)
+        out[name] = (loaded, analyse_sizes(loaded))
+    return out
+
+
+def _program(text: str):
+    return _PROGRAMS.get(text) or _PROGRAMS.setdefault(text, program_of(text=text))
+
+
+def _compiles(text: str, sizes: dict):
+    """The lowered graph at `sizes` (the ordinary compiler's shape checks), or None when it fails."""
+    program = _program(text)
+    try:
+        return lower(program, program.main_networks[0], {k: (v, Span("<test>", 1, 1)) for k, v in sizes.items()})
+    except CnnError as exc:
+        assert all(d.code.startswith("E04") for d in exc.diagnostics), exc  # a shape error, nothing else
+        return None
+
+
+_PROGRAMS: dict = {}
+
+
+def _partner(answers: dict, name: str) -> dict:
+    """Valid values for the other variables, so that only `name` decides."""
+    return {other: answer.smallest + 0 for other, answer in answers.items() if other != name}
+
+
+@pytest.mark.parametrize("name", SYMBOLIC)
+def test_valid_exactly_when_a_concrete_compile_succeeds(analysed, name):
+    _, answers = analysed[name]
+    text = _text(name)
+    for variable, answer in answers.items():
+        others = _partner(answers, variable)
+        brute = [x for x in range(LOW, HIGH + 1) if _compiles(text, {**others, variable: x}) is not None]
+        assert answer.valid(LOW, HIGH) == brute, variable
+        assert answer.smallest == brute[0]  # each program has a valid size below HIGH
+
+
+@pytest.mark.parametrize("name", ("unet_valid", "inception"))
+def test_the_period_holds_far_beyond_the_range(analysed, name):
+    _, answers = analysed[name]
+    text = _text(name)
+    variable, answer = next(iter(answers.items()))
+    others = _partner(answers, variable)
+    for x in range(2000, 2000 + 2 * answer.period):
+        claimed = x % answer.period in answer.residues
+        assert (_compiles(text, {**others, variable: x}) is not None) == claimed == answer.is_valid(x)
+
+
+def test_concrete_program_keeps_the_dense_it_was_built_for(analysed):
+    loaded, answers = analysed["lenet"]
+    text = _text("lenet")
+    original = loads(text)
+    features = original.node("flatten1").shape[1]
+    for axis, fixed in (("height", "28]"), ("width", None)):
+        answer = answers[f"image.{axis}"]
+        brute = []
+        for x in range(LOW, HIGH + 1):
+            shape = f"[1, {x}, 28]" if fixed else f"[1, 32, {x}]"
+            net = _compiles(text.replace("[1, 32, 28]", shape), {})
+            if net is not None and net["flatten1"].shape[1] == features:
+                brute.append(x)
+        assert answer.valid(LOW, HIGH) == brute
+        assert answer.period is None  # a dense fixes the size up to a few values
+
+
+def _evaluate(formula, env: dict):
+    if isinstance(formula, int) or formula == "N":
+        return formula
+    assert re.fullmatch(r"[\w\s()+*/,-]+", formula), formula  # only arithmetic, max and the variables
+    return eval(formula, {"__builtins__": {}, "max": max}, dict(env))  # noqa: S307 - checked just above
+
+
+@pytest.mark.parametrize("name", SYMBOLIC)
+def test_report_formulas_equal_the_concrete_reports(analysed, name):
+    loaded, answers = analysed[name]
+    symbolic = SymbolicNetwork(loaded).to_dict()
+    for step in range(3):
+        env = {v: a.valid(LOW + 9 * step + 1, 10**6)[0] for v, a in answers.items()}  # 2, 11, 20: odd and even
+        concrete = from_program(_program(_text(name)), None, env).to_dict()
+        for key in ("params", "macs", "flops", "activation_bytes", "peak_activation_bytes"):
+            assert _evaluate(symbolic["totals"][key], env) == concrete["totals"][key], key
+        assert len(symbolic["nodes"]) == len(concrete["nodes"])
+        for sym, con in zip(symbolic["nodes"], concrete["nodes"]):
+            assert [_evaluate(d, env) for d in sym["shape"]] == con["shape"], sym["name"]
+            for key in ("params", "macs", "flops", "activation_bytes"):
+                assert _evaluate(sym[key], env) == con[key], (sym["name"], key)
+
+
+def test_formulas_print_simplified(analysed):
+    loaded, _ = analysed["resnet"]
+    shapes = {name: [str(d) for d in shape] for name, shape in loaded.shapes.items()}
+    # conv 7x7 /2 pad 3, then maxpool 3 /2 pad 1, then two stride-2 stages: the size halves four times
+    assert shapes["conv1"][2] == "(S - 1) // 2 + 1"
+    assert shapes["maxpool1"][2] == "(S - 1) // 4 + 1"
+    assert shapes["Basic3/relu1"][2] == "(S - 1) // 16 + 1"
+
+
+def test_the_sizes_command_json(capsys):
+    assert main(["sizes", str(DATA / "unet_pad.cnn"), "--format", "json", "--range", "1..40", "--near", "30"]) == 0
+    data = json.loads(capsys.readouterr().out)["variables"]["S"]
+    # three 2x2 pools and three 2x up-convolutions: exactly the multiples of 8 (hand derivation)
+    assert (data["smallest"], data["period"], data["residues"]) == (8, 8, [0])
+    assert data["valid"] == [8, 16, 24, 32, 40]
+    assert data["near"] == {"value": 30, "below": 24, "above": 32, "valid": False}
+
+
+def test_the_sizes_command_table(capsys):
+    assert main(["sizes", str(DATA / "unet_valid.cnn"), "--range", "40..60"]) == 0
+    out = capsys.readouterr().out
+    assert "H:\n  smallest   44\n  pattern    4k" in out
+    assert "in 40..60: 5 valid: 44, 48, 52, 56, 60" in out
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["--range", "9..3"], 2, "--range expects LO..HI"),
+        (["--range", "0..3"], 2, "--range expects LO..HI"),
+        (["--set", "S=0"], 1, "E1302"),
+        (["--set", "S=2.5"], 1, "E1302"),
+    ],
+)
+def test_sizes_command_refuses_bad_arguments(capsys, argv, code, message):
+    assert main(["sizes", str(DATA / "unet_pad.cnn"), *argv]) == code
+    assert message in capsys.readouterr().err
+
+
+def test_set_makes_a_symbolic_program_concrete(capsys):
+    assert main(["report", str(DATA / "unet_pad.cnn"), "--set", "S=64", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outputs"][0]["shape"] == ["N", 2, 64, 64]
+
+
+def test_compile_of_a_symbolic_program_names_the_missing_size(capsys, tmp_path):
+    assert main(["compile", str(DATA / "unet_pad.cnn"), "-o", str(tmp_path / "u.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "error: the input size `S` has no value [E1300]" in err and "--set S=224" in err
+
+
+def test_check_and_report_accept_a_symbolic_program(capsys):
+    assert main(["check", str(DATA / "inception.cnn")]) == 0
+    assert main(["report", str(DATA / "inception.cnn"), "--format", "csv"]) == 0
+    assert "(H - 1) // 2" in capsys.readouterr().out  # conv 3x3 /2 unpadded: (H - 3) // 2 + 1
