@@ -113,7 +113,12 @@ CATALOGUE = {
     "limit_block_chain": ("E0603", 278, 14, "nested more than 64 deep", ()),
     "limit_block_fanout_calls": ("E0604", 11, 3, "block `Big` would expand the network past the limit", ()),
     "limit_list_items": ("E0605", 2, 20, "a list of 10,001 items is longer than 10,000", ()),
-    "poisoned_repeat": ("E0301", 3, 12, "got [3, 8, y]", ()),
+    "poisoned_repeat": ("E0301", 3, 12, "got [3, 8, -1]", ()),
+    # symbolic sizes (docs/sizes.md)
+    "size_variable_channels": ("E1301", 3, 13, "only an input's height and width may be size variables", ()),
+    "size_dense_features": ("E1303", 4, 36, "`dense` would see 4 * (H - 2) * (W - 2) features", ()),
+    "size_read_in_block": ("E1304", 3, 11, "this reads `in.height`", ()),
+    "size_ceil_pool": ("E1305", 4, 3, "cannot give `maxpool` a size formula", ()),
     "limit_brackets": ("E0601", 3, 70, "brackets nested more than 64 deep", ()),
     "limit_expression_depth": ("E0601", 3, 210, "expression nested more than 100 levels deep", ()),
     # several mistakes at once

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cnndsl import loads
-from cnndsl.network import from_program
 from cnndsl.cli import main
 from cnndsl.errors import CnnError, Span
 from cnndsl.lower import lower
+from cnndsl.network import from_program
 from cnndsl.sizes import analyse_sizes
 from cnndsl.sizes.cost import SymbolicNetwork
 from cnndsl.sizes.symbolic import load, program_of

@@ -76,7 +76,8 @@ def table(result: dict, low: int, high: int, loaded) -> str:
         if "near" in facts:
             near = facts["near"]
             state = "valid" if near["valid"] else "not valid"
-            lines.append(f"  near {near['value']} ({state}): below {_or_none(near['below'])}, above {_or_none(near['above'])}")
+            below, above = _or_none(near["below"]), _or_none(near["above"])
+            lines.append(f"  near {near['value']} ({state}): below {below}, above {above}")
     return "\n".join(lines)
 
 

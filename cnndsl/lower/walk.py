@@ -117,6 +117,8 @@ class Walk:
     def _input_scope(self, stmt: syn.Input, env: Env) -> Scope:
         """The scope of an input's shape: the network's names and the values of its size variables."""
         scope = env.expressions(self.graph)
+        if self.size_vars is None:
+            raise Poisoned()
         for variable in self.size_vars.values():
             if variable.name not in self.sizes and any(place[0] == stmt.name for place in variable.places):
                 raise unset(variable)
@@ -277,10 +279,10 @@ class Walk:
     def _size_values(self, definition, overrides: dict) -> dict:
         """Take the values of the size variables (`--set H=224`) out of `overrides`; return the rest."""
         names = {p.name for p in definition.params} | set(self.file_names())
-        self.size_vars = self.attempt(lambda: size_variables(definition, names)) or {}
+        self.size_vars = self.attempt(lambda: size_variables(definition, names))  # None: reported (E1301)
         rest = {}
         for name, (value, span) in overrides.items():
-            if name not in self.size_vars:
+            if name not in (self.size_vars or ()):
                 rest[name] = (value, span)
             elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE_VALUE:
                 message = f"the size `{name}` must be a whole number from 1 to {MAX_SIZE_VALUE:,}"

@@ -52,7 +52,8 @@ class SymbolicNetwork:
 
     @property
     def outputs(self) -> list[dict]:
-        return [{"name": n, "shape": self._shape(node), "dtype": "float32"} for n, node in self.net.graph.outputs.items()]
+        outputs = self.net.graph.outputs.items()
+        return [{"name": n, "shape": self._shape(node), "dtype": "float32"} for n, node in outputs]
 
     @property
     def values(self) -> dict:
@@ -92,7 +93,7 @@ class SymbolicNetwork:
 
     def rows(self, depth: int | None = None) -> list[Row]:
         rows = []
-        for row, (path, nodes) in zip(self.net.rows(depth), self.net.graph.collapse(depth)):
+        for row, (_, nodes) in zip(self.net.rows(depth), self.net.graph.collapse(depth)):
             sums = {key: Poly.of(0) for key in ("macs", "flops", "activation_bytes")}
             for node in nodes:
                 for key in sums:

@@ -196,7 +196,8 @@ class Poly:
             return "0"
         parts = []
         for factors, coef in self.terms:
-            items = ([str(coef)] if coef != 1 or not factors else []) + [_factor(f, len(factors) > 1 or coef != 1) for f in factors]
+            product = len(factors) > 1 or coef != 1
+            items = ([str(coef)] if coef != 1 or not factors else []) + [_factor(f, product) for f in factors]
             parts.append(" * ".join(items))
         return " + ".join(parts).replace("+ -", "- ")
 
