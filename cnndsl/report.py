@@ -103,7 +103,10 @@ def human_bytes(n: int) -> str:
 
 
 def _bytes(n) -> str:
-    return human_bytes(n) if isinstance(n, int) else f"{n} B"
+    if isinstance(n, int):
+        return human_bytes(n)
+    text = str(n)  # a formula of the input sizes (docs/sizes.md)
+    return f"{text} B" if len(text) <= 160 else "(a long formula: see --format json)"
 
 
 def _summary_lines(network) -> list[str]:

@@ -182,3 +182,19 @@ def test_check_and_report_accept_a_symbolic_program(capsys):
     assert main(["check", str(DATA / "inception.cnn")]) == 0
     assert main(["report", str(DATA / "inception.cnn"), "--format", "csv"]) == 0
     assert "(H - 1) // 2" in capsys.readouterr().out  # conv 3x3 /2 unpadded: (H - 3) // 2 + 1
+
+
+def test_sizes_refuses_variables_tied_together(capsys, tmp_path):
+    path = tmp_path / "tied.cnn"
+    path.write_text("network T {\n  input a: [3, H, W]\n  input b: [3, W, H]\n  add {\n    a\n    b\n  }\n}\n")
+    assert main(["check", str(path)]) == 0  # H = W at the representative size
+    assert main(["sizes", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert ":4:3: error: `add` ties the sizes `H` and `W` together" in err and "[E1306]" in err
+
+
+def test_sizes_refuses_a_period_too_long(capsys, tmp_path):
+    strides = " -> ".join(f"conv(1, 1, stride={s})" for s in (7, 11, 13, 17, 19))  # period 323,323
+    (tmp_path / "long.cnn").write_text(f"network L {{\n  input x: [1, S, S]\n  {strides}\n}}\n")
+    assert main(["sizes", str(tmp_path / "long.cnn")]) == 1
+    assert "repeat with a period over 65,536" in capsys.readouterr().err
