@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,10 +116,10 @@ def _compiled(formula: str):
 @pytest.mark.parametrize("name", SYMBOLIC)
 def test_report_formulas_equal_the_concrete_reports(analysed, name):
     loaded, answers = analysed[name]
-    symbolic = SymbolicNetwork(loaded).to_dict()
-    for step in range(3):
+    for step, depth in ((0, None), (1, None), (2, None), (1, 0)):
+        symbolic = SymbolicNetwork(loaded).to_dict(depth)  # depth 0: blocks summed into one row each
         env = {v: a.nearest(LOW + 9 * step + 1)[1] for v, a in answers.items()}  # from 2, 11, 20: odd and even
-        concrete = from_program(_program(_text(name)), None, env).to_dict()
+        concrete = from_program(_program(_text(name)), None, env).to_dict(depth)
         for key in ("params", "macs", "flops", "activation_bytes", "peak_activation_bytes"):
             assert _evaluate(symbolic["totals"][key], env) == concrete["totals"][key], key
         assert len(symbolic["nodes"]) == len(concrete["nodes"])
@@ -198,3 +200,16 @@ def test_sizes_refuses_a_period_too_long(capsys, tmp_path):
     (tmp_path / "long.cnn").write_text(f"network L {{\n  input x: [1, S, S]\n  {strides}\n}}\n")
     assert main(["sizes", str(tmp_path / "long.cnn")]) == 1
     assert "repeat with a period over 65,536" in capsys.readouterr().err
+
+
+def test_sizes_and_a_symbolic_report_import_nothing_heavy(tmp_path):
+    heavy = ("onnx", "onnxruntime", "graphviz", "networkx", "numpy", "torch", "sympy")
+    script = (
+        "import sys, json\n"
+        "from cnndsl.cli import main\n"
+        f"main(['sizes', {str(DATA / 'unet_pad.cnn')!r}])\n"
+        f"main(['report', {str(DATA / 'inception.cnn')!r}, '--format', 'json'])\n"
+        f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import syntax as syn
 from ..errors import Span, error
+from ..layers import LAYERS
 
 MAX_SIZE_VALUE = 2**31 - 1  # a size given with --set (ONNX dimensions are int64; this keeps products sane)
 
@@ -26,14 +27,15 @@ class SizeVariable:
 
 
 def size_variables(definition: syn.Definition, names) -> dict[str, SizeVariable]:
-    """The size variables of a network, in order of first use; `names` are the defined names."""
+    """The size variables of a network, in order of first use; `names` are the defined names
+    (parameters, file-level `let`s and `fn`s, blocks)."""
     found: dict[str, SizeVariable] = {}
     for stmt in definition.body:
         if type(stmt) is not syn.Input or type(stmt.shape) is not syn.ListExpr:
             continue
         for position, item in enumerate(stmt.shape.items):
-            if type(item) is not syn.Name or item.name in names:
-                continue
+            if type(item) is not syn.Name or item.name in names or item.name in LAYERS:
+                continue  # a layer's name stays the symbol it was (E0301)
             if len(stmt.shape.items) != 3 or position == 0:
                 raise error(
                     "E1301",

@@ -278,7 +278,7 @@ class Walk:
 
     def _size_values(self, definition, overrides: dict) -> dict:
         """Take the values of the size variables (`--set H=224`) out of `overrides`; return the rest."""
-        names = {p.name for p in definition.params} | set(self.file_names())
+        names = {p.name for p in definition.params} | set(self.file_names()) | set(self.program.blocks)
         self.size_vars = self.attempt(lambda: size_variables(definition, names))  # None: reported (E1301)
         rest = {}
         for name, (value, span) in overrides.items():

@@ -49,7 +49,7 @@ def load(program: Program, network: str | None, overrides: dict, concrete_axes: 
 
     name = _choose(program, network)
     definition = program.networks[name]
-    names = {p.name for p in definition.params} | set(program.constants) | set(program.functions)
+    names = {p.name for p in definition.params} | {*program.constants, *program.functions, *program.blocks}
     declared = size_variables(definition, names)
     unset = [v for v in declared if v not in overrides]
     if unset:
