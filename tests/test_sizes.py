@@ -213,3 +213,38 @@ def test_sizes_and_a_symbolic_report_import_nothing_heavy(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def _layers_accept(graph, source: str, axis: int, x: int) -> bool:
+    """Every layer's own `output_shape` accepts the graph with input `source`'s `axis` set to x, and every
+    learnable layer on a flat value sees the features it was built for (the oracle for a concrete program)."""
+    from cnndsl.layers import ShapeError
+
+    shapes = {}
+    for node in graph.nodes():
+        if not node.inputs:
+            shape = list(node.shape)
+            if node.name == source:
+                shape[axis] = x
+            shapes[node.name] = tuple(shape)
+            continue
+        ins = [shapes[i] for i in node.inputs]
+        try:
+            shapes[node.name] = node.layer.output_shape(ins)
+        except ShapeError:
+            return False
+        if len(ins[0]) == 2 and node.params and ins[0][1] != graph[node.inputs[0]].shape[1]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", ("fcn8s", "yolov2", "googlenet_aux", "squeezenet1_1"))
+def test_bundled_architectures_against_their_layers(name):
+    from conftest import ARCHITECTURES
+
+    loaded = load(program_of(str(ARCHITECTURES / f"{name}.cnn")), None, {}, concrete_axes=True)
+    graph = loaded.network.graph
+    for variable, answer in analyse_sizes(loaded).items():
+        source, axis = variable.rsplit(".", 1)
+        for x in (*range(1, 97), *range(1000, 1040)):
+            assert answer.is_valid(x) == _layers_accept(graph, source, 2 if axis == "height" else 3, x), (variable, x)
