@@ -248,3 +248,12 @@ def test_bundled_architectures_against_their_layers(name):
         source, axis = variable.rsplit(".", 1)
         for x in (*range(1, 97), *range(1000, 1040)):
             assert answer.is_valid(x) == _layers_accept(graph, source, 2 if axis == "height" else 3, x), (variable, x)
+
+
+def test_the_editor_analysis_accepts_a_symbolic_program():
+    from cnndsl.tools.analysis import analyse
+
+    good = analyse("unet_pad.cnn", _text("unet_pad"))
+    assert good.diagnostics == [] and [n.name for n in good.networks] == ["UNetPad"]
+    bad = analyse("dense.cnn", "network D {\n  input x: [3, H, W]\n  flatten -> dense(10)\n}\n")
+    assert [d.code for d in bad.diagnostics] == ["E1303"]
