@@ -19,7 +19,7 @@ from ..lower.sizevars import size_variables
 from . import expr
 from .maps import Maps
 
-FIRST_TRY, TRIES = 1024, 128
+FIRST_TRY, TRIES = 1024, 32  # every residue modulo 32; a broken program costs at most 32 lowerings
 SHAPE_CODES = ("E0400", "E0401")  # a layer cannot take the sizes it was given
 
 
