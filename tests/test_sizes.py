@@ -257,3 +257,12 @@ def test_the_editor_analysis_accepts_a_symbolic_program():
     assert good.diagnostics == [] and [n.name for n in good.networks] == ["UNetPad"]
     bad = analyse("dense.cnn", "network D {\n  input x: [3, H, W]\n  flatten -> dense(10)\n}\n")
     assert [d.code for d in bad.diagnostics] == ["E1303"]
+
+
+def test_an_error_at_every_size_says_which_size_it_was_compiled_at(capsys, tmp_path):
+    path = tmp_path / "bad.cnn"
+    path.write_text("network B {\n  input x: [3, S, S]\n  add {\n    conv(4, 1)\n    conv(8, 1)\n  }\n}\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert ":4:5: error: `add` branches disagree" in err
+    assert "compiled at S = 1024: no size from 1024 to 1055 compiles" in err

@@ -90,6 +90,10 @@ def _lower(program, name, overrides, unset, from_program):
         env = {v: value for v in unset}
         env.update({k: v[0] if isinstance(v, tuple) else v for k, v in overrides.items() if isinstance(k, str)})
         return net, env
+    where = ", ".join(f"{v} = {FIRST_TRY}" for v in unset)
+    for diagnostic in first.diagnostics:  # say where the sizes in the message come from
+        extra = f"compiled at {where}: no size from {FIRST_TRY} to {FIRST_TRY + TRIES - 1} compiles"
+        diagnostic.hint = f"{diagnostic.hint}; {extra}" if diagnostic.hint else extra
     raise first
 
 
