@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..errors import did_you_mean
 from . import Imported, darknet_layers
-from .darknet_cfg import SECTIONS, Reader, Value, parse_cfg
+from .darknet_cfg import SECTIONS, Reader, parse_cfg
 from .darknet_weights import read_weights
-from .writer import keyed, located, network, read_text
+from .writer import Value, keyed, located, network, read_text
 
 
 def read(path: Path, weights: Path | None = None) -> Imported:

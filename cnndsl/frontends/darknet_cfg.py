@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .writer import Statement, located
+from .writer import Builder, Statement, Value, located
 
 ACTIVATIONS = {
     "linear": None,
@@ -70,20 +70,12 @@ def parse_cfg(text: str, path) -> list[Section]:
     return sections
 
 
-@dataclass
-class Value:
-    """A Darknet layer's output: its shape (C, H, W) or (F,), and the statement that made it (None: the input)."""
-
-    shape: tuple
-    statement: Statement | None
-
-
-class Reader:
+class Reader(Builder):
     """Turns the sections into statements, following shapes."""
 
     def __init__(self, path: Path, sections: list[Section]):
+        super().__init__()
         self.path, self.sections = path, sections
-        self.statements: list[Statement] = []
         self.values: list[Value] = []
         self.loads: list[tuple] = []  # (section, statement, kind, inputs, outputs, size, groups, bn)
         self.section: Section = sections[0]
@@ -133,23 +125,10 @@ class Reader:
 
     # -- values --------------------------------------------------------------------------------
 
-    def name(self, value: Value) -> str:
-        if value.statement is None:
-            return "image"
-        if value.statement.bind is None:
-            value.statement.bind = value.statement.hint
-        return value.statement.bind
-
-    def start(self, value: Value) -> str:
-        """The chain prefix that makes `value` current: nothing when it is the last statement's."""
-        last = self.statements[-1] if self.statements else None
-        return "" if value.statement is last else f"{self.name(value)} -> "
-
     def emit(self, chain: str, shape: tuple) -> Statement:
-        statement = Statement(chain, hint=f"l{len(self.values)}")
-        self.statements.append(statement)
-        self.values.append(Value(shape, statement))
-        return statement
+        value = self.statement(chain, shape, f"l{len(self.values)}")
+        self.values.append(value)
+        return value.statement
 
     def previous(self) -> Value:
         return self.values[-1] if self.values else self.input

@@ -10,8 +10,8 @@ channel (`pixel_unshuffle` then `channel_shuffle`).
 
 from __future__ import annotations
 
-from .darknet_cfg import Reader, Value
-from .writer import call
+from .darknet_cfg import Reader
+from .writer import Value, call
 
 
 def translate(reader: Reader, index: int) -> None:

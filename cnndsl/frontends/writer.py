@@ -46,6 +46,45 @@ class Statement:
         return f"{self.bind} = {self.chain}" if self.bind else self.chain
 
 
+@dataclass
+class Value:
+    """A tensor of the source model: its shape without the batch ((C, H, W) or (F,)), and the
+    statement that makes it (None: the graph input `input`)."""
+
+    shape: tuple
+    statement: Statement | None
+    input: str = "image"
+
+
+class Builder:
+    """The statements emitted so far; binds a statement's value when a later one refers to it."""
+
+    def __init__(self):
+        self.statements: list[Statement] = []
+        self.last_input = "image"
+        """The input declared last: the current value before the first statement."""
+
+    def name(self, value: Value) -> str:
+        if value.statement is None:
+            return value.input
+        if value.statement.bind is None:
+            value.statement.bind = value.statement.hint
+        return value.statement.bind
+
+    def start(self, value: Value) -> str:
+        """The chain prefix that makes `value` current: nothing when it is the last statement's."""
+        if self.statements:
+            current = value.statement is self.statements[-1]
+        else:
+            current = value.statement is None and value.input == self.last_input
+        return "" if current else f"{self.name(value)} -> "
+
+    def statement(self, chain: str, shape: tuple, hint: str) -> Value:
+        statement = Statement(chain, hint=hint)
+        self.statements.append(statement)
+        return Value(shape, statement)
+
+
 def read_text(path, code: str, what: str) -> str:
     """The text of the model file at `path`, at most MAX_MODEL_BYTES, registered for diagnostics."""
     try:
