@@ -52,7 +52,8 @@ class CaffeReader(Builder):
         """A new statement; with `fuse`, an in-place layer on the last statement joins its chain."""
         last = self.statements[-1] if self.statements else None
         in_place = fuse and last is not None and not last.bind and str(self.layer.get("bottom")) == top
-        if in_place and self.start(self.blobs[top]) == "" and sum(v.statement is last for v in self.blobs.values()) == 1:
+        shared = sum(v.statement is last for v in self.blobs.values()) > 1  # a Split made other names for it
+        if in_place and self.start(self.blobs[top]) == "" and not shared:
             last.chain += " -> " + chain
             return Value(shape, last)
         return self.statement(chain, shape, identifier(top, self.taken))
