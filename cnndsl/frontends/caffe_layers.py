@@ -353,7 +353,7 @@ def scale(reader: CaffeReader, bottoms, top: str) -> Value:
         raise reader.error("a `Scale` with `bias_term: true` that does not follow a BatchNorm has no cnndsl layer",
                            reader.param("scale_param").first("bias_term"))  # fmt: skip
     value = reader.emit(reader.bottom(x) + "scale", x.shape, top, fuse=True)
-    load = [("scale", "scale", (x.shape[0],))]
+    load = [("scale", "scale", (1, x.shape[0], *[1] * (len(x.shape) - 1)))]  # `scale` keeps [1, C, 1, 1]
     reader.loads.append((str(reader.layer.get("name", "")), reader.layer, value.statement, load))
     return value
 
