@@ -208,3 +208,47 @@ def test_outputs_match_a_numpy_caffe(tmp_path, model, blobs, forward, image):
     (got,) = session.run(None, {session.get_inputs()[0].name: x[None].astype(np.float32)})
     expected = forward(x, {k: [v.astype(np.float64) for v in vs] for k, vs in tensors.items()})
     np.testing.assert_allclose(got[0], expected, rtol=1e-4, atol=1e-6)
+
+
+# -- malformed input: located errors, no traceback -------------------------------------------
+
+INPUT = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+CONV = 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 2 kernel_size: 3 } }\n'  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where"),
+    [
+        ('layer {\n  name: "data"\n  input_param { shape { dim: 1 }\n', "E1241", "3:15"),
+        (INPUT + "layer { name: @ }\n", "E1241", "3:15"),
+        (INPUT + 'layer { name: "c" type: "Convolution" bottom: "dat" top: "c" }\n', "E1244", "3:47"),
+        (INPUT + 'layer { name: "c" type: "Deconvolution" bottom: "data" top: "c" }\n', "E1242", "3:25"),
+        (INPUT + 'layer { name: "m" type: "Eltwise" bottom: "data" bottom: "data" top: "m"\n'
+         "  eltwise_param { operation: MAX } }\n", "E1245", "4:30"),
+        (INPUT + CONV + 'layer { name: "j" type: "Concat" bottom: "data" bottom: "c" top: "j" }\n', "E1246", "4:1"),
+        ('layer { name: "c" type: "ReLU" bottom: "x" top: "x" }\n', "E1244", "1:40"),
+        (INPUT + 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: STOCHASTIC\n'
+         "kernel_size: 2 } }\n", "E1245", "3:81"),
+    ],
+)  # fmt: skip
+def test_malformed_prototxt(tmp_path, capsys, text, code, where):
+    path = tmp_path / "bad.prototxt"
+    path.write_text(text)
+    assert cli.main(["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"bad.prototxt:{where}: error:" in err and f"[{code}]" in err and "Traceback" not in err
+
+
+def test_malformed_caffemodel(tmp_path, capsys):
+    path = tmp_path / "m.prototxt"
+    path.write_text(INPUT + CONV)
+    whole = caffemodel({"c": [np.zeros((2, 3, 3, 3), np.float32), np.zeros(2, np.float32)]})
+    (tmp_path / "cut.caffemodel").write_bytes(whole[:-5])
+    assert cli.main(["import", str(path), "--weights", str(tmp_path / "cut.caffemodel")]) == 2
+    assert "[E1247]" in capsys.readouterr().err
+    (tmp_path / "other.caffemodel").write_bytes(caffemodel({"d": [np.zeros(2, np.float32)]}))
+    assert cli.main(["import", str(path), "--weights", str(tmp_path / "other.caffemodel")]) == 1
+    err = capsys.readouterr().err
+    assert "m.prototxt:3:15: error:" in err and "no blobs for layer `c`" in err
+    (tmp_path / "m.caffemodel").write_bytes(whole)
+    assert cli.main(["import", str(path), "--weights", str(tmp_path / "m.caffemodel")]) == 0

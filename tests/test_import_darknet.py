@@ -242,3 +242,47 @@ def test_outputs_match_a_numpy_darknet(tmp_path, cfg, size):
     for g, e in zip(got, expected):
         assert g[0].shape == e.shape
         np.testing.assert_allclose(g[0], e, rtol=1e-4, atol=1e-4 * np.abs(e).max())
+
+
+# -- malformed input: located errors, no traceback -------------------------------------------
+
+NET = "[net]\nwidth=8\nheight=8\nchannels=3\n"
+CONV = "[convolutional]\nfilters=4\nsize=3\npad=1\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "where"),
+    [
+        (NET + CONV + "[frobnicate]\nx=1\n", "E1222", "9:2"),
+        (NET + CONV + "[route]\nlayers=-1, 5\n", "E1224", "10:8"),
+        (NET + "[route]\nlayers=-1\n", "E1224", "6:8"),
+        (NET + CONV + "activation=gelux\n", "E1225", "9:12"),
+        (NET + CONV + "filters\n", "E1221", "9:1"),
+        (NET + "[convolutional]\nfilters=four\n", "E1223", "6:9"),
+        (NET + CONV + "[maxpool]\nsize=2\nstride=2\n[shortcut]\nfrom=-2\n", "E1226", "13:6"),
+        ("[convolutional]\nfilters=4\n", "E1228", "1:1"),
+        (NET + "[convolutional]\nfilters=4\nsize=9\n", "E1226", "7:6"),
+    ],
+)
+def test_malformed_cfg(tmp_path, capsys, text, code, where):
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(text)
+    assert cli.main(["import", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert f"bad.cfg:{where}: error:" in err and f"[{code}]" in err and "Traceback" not in err
+
+
+def test_truncated_and_overlong_weights(tmp_path, capsys):
+    cfg = tmp_path / "m.cfg"
+    cfg.write_text(NET + CONV + "batch_normalize=1\n" + CONV)  # 4*(3*9) + 4*4 and 4*(4*9) + 4 floats
+    need = 4 * 27 + 16 + 4 * 36 + 4
+    header = struct.pack("<3iq", 0, 2, 0, 0)
+    (tmp_path / "short.weights").write_bytes(header + bytes(4 * (4 * 27 + 16 + 3)))
+    assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "short.weights")]) == 1
+    err = capsys.readouterr().err
+    assert "m.cfg:10:1: error:" in err and "[E1227]" in err  # the second convolution
+    (tmp_path / "long.weights").write_bytes(header + bytes(4 * (need + 1)))
+    assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "long.weights")]) == 2
+    assert "[E1227]" in capsys.readouterr().err
+    (tmp_path / "exact.weights").write_bytes(header + bytes(4 * need))
+    assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "exact.weights")]) == 0

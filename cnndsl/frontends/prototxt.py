@@ -97,12 +97,15 @@ class Parser:
         self.at += 1
         return token
 
-    def message(self, close: str | None, depth: int) -> list[Field]:
+    def message(self, close: str | None, depth: int, opened: Token | None = None) -> list[Field]:
         fields = []
         while True:
             token = self.next()
             if token.kind == "end" and close is None:
                 return fields
+            if token.kind == "end" and opened is not None:
+                message = f"this `{opened.text}` is never closed: the file ends before its `{close}`"
+                raise located("E1241", message, self.path, opened.line, opened.column)
             if token.kind == "punct" and token.text == close:
                 return fields
             if token.kind == "punct" and token.text in ",;":
@@ -120,7 +123,7 @@ class Parser:
         if token.kind == "punct" and token.text in CLOSE:
             if depth >= MAX_DEPTH:
                 raise self.fail(f"messages nest deeper than {MAX_DEPTH} levels", token)
-            inner = self.message(CLOSE[token.text], depth + 1)
+            inner = self.message(CLOSE[token.text], depth + 1, token)
             return [Field(name.text, Message(inner, name.line, name.column), name.line, name.column, len(name.text))]
         if not colon:
             raise self.fail(f"expected `:` or `{{` after `{name.text}`", token)
