@@ -252,3 +252,27 @@ def test_malformed_caffemodel(tmp_path, capsys):
     assert "m.prototxt:3:15: error:" in err and "no blobs for layer `c`" in err
     (tmp_path / "m.caffemodel").write_bytes(whole)
     assert cli.main(["import", str(path), "--weights", str(tmp_path / "m.caffemodel")]) == 0
+
+
+def test_every_truncation_is_an_error_or_a_network(tmp_path):
+    """Cut anywhere, a prototxt (or a caffemodel) imports or gives a CnnError: never another exception."""
+    from cnndsl.errors import CnnError
+    from cnndsl.frontends import caffe
+
+    def outcome(text, weights=None) -> str:
+        try:
+            caffe.from_text(text, "cut.prototxt", weights)
+            return "ok"
+        except CnnError as exc:
+            return exc.code
+
+    text = (MODELS / "features.prototxt").read_text()
+    seen = {outcome(text[:end]) for end in range(0, len(text), 19)}
+    assert {"ok", "E1241", "E1243"} <= seen
+    whole = caffemodel({"c": [np.ones((2, 3, 3, 3), np.float32), np.ones(2, np.float32)]})
+    weights = tmp_path / "cut.caffemodel"
+    seen = set()
+    for end in [*range(0, len(whole), 9), len(whole) - 1, len(whole)]:
+        weights.write_bytes(whole[:end])
+        seen.add(outcome(INPUT + CONV, weights))
+    assert seen == {"ok", "E1247"}

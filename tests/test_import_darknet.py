@@ -286,3 +286,20 @@ def test_truncated_and_overlong_weights(tmp_path, capsys):
     assert "[E1227]" in capsys.readouterr().err
     (tmp_path / "exact.weights").write_bytes(header + bytes(4 * need))
     assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "exact.weights")]) == 0
+
+
+def test_every_truncation_is_an_error_or_a_network(tmp_path):
+    """Cut anywhere, a cfg imports or gives a located CnnError: never another exception."""
+    from cnndsl.errors import CnnError
+    from cnndsl.frontends import darknet
+
+    text = (MODELS / "features.cfg").read_text()
+    outcomes = set()
+    for end in range(0, len(text), 7):
+        try:
+            darknet.from_text(text[:end], "cut.cfg")
+            outcomes.add("ok")
+        except CnnError as exc:
+            assert all(d.span is not None or d.code == "E1220" for d in exc.diagnostics), exc
+            outcomes.add(exc.code)
+    assert "ok" in outcomes and len(outcomes) > 2

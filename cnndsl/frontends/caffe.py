@@ -19,7 +19,12 @@ from .writer import keyed, located, network, read_text
 
 def read(path: Path, weights: Path | None = None) -> Imported:
     """Import the Caffe deploy `.prototxt` at `path` (and the `.caffemodel` `weights`, if given)."""
-    top = parse(read_text(path, "E1240", "Caffe prototxt"), path)
+    return from_text(read_text(path, "E1240", "Caffe prototxt"), path, weights)
+
+
+def from_text(text: str, path, weights: Path | None = None) -> Imported:
+    """Import the prototxt `text` (errors name `path`)."""
+    top = parse(text, path)
     reader = CaffeReader(path)
     declared_inputs(reader, top)
     layers = [f for f in top.fields if f.name in ("layer", "layers") and isinstance(f.value, Message)]

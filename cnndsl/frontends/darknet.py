@@ -21,7 +21,12 @@ from .writer import Value, keyed, located, network, read_text
 
 def read(path: Path, weights: Path | None = None) -> Imported:
     """Import the Darknet `.cfg` at `path`, with the tensors of `weights` (a `.weights` file) if given."""
-    sections = parse_cfg(read_text(path, "E1220", "Darknet cfg"), path)
+    return from_text(read_text(path, "E1220", "Darknet cfg"), path, weights)
+
+
+def from_text(text: str, path, weights: Path | None = None) -> Imported:
+    """Import the cfg `text` (errors name `path`)."""
+    sections = parse_cfg(text, path)
     if not sections or sections[0].kind not in ("net", "network"):
         line = sections[0].line if sections else 1
         raise located("E1228", "a Darknet cfg must start with a [net] section", path, line)
@@ -38,7 +43,9 @@ def read(path: Path, weights: Path | None = None) -> Imported:
     name = name if name[0].isalpha() else "Net" + name
     header = [f"Imported from the Darknet cfg {Path(path).name} by `cnndsl import`."]
     source = network(name, [("image", reader.input.shape)], reader.statements, header)
-    notes = []
+    heads = [s.bind for s in reader.statements if s.output]
+    notes = [f"outputs {', '.join(heads)} are the raw maps before [yolo]/[region] decoding (not in the graph)"]
+    notes = notes if any(s.kind in ("yolo", "region") for s in sections) else []
     if weights is not None:
         notes += read_weights(weights, reader.loads, path)
     return Imported(source, keyed(source, reader.statements, f"<import {path}>"), notes)

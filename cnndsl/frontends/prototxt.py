@@ -12,6 +12,7 @@ reported at its line and column. Nesting is bounded (MAX_DEPTH).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from .writer import located
@@ -19,11 +20,11 @@ from .writer import located
 MAX_DEPTH = 64
 
 TOKEN = re.compile(
-    r"""(?P<space>[ \t\r\f\v]+)|(?P<newline>\n)|(?P<comment>\#[^\n]*)
+    r"""(?P<space>\s+)|(?P<comment>\#[^\n]*)
     |(?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
     |(?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?)
     |(?P<word>-?[A-Za-z_][A-Za-z0-9_.]*)
-    |(?P<punct>[{}<>:\[\],;])""",
+    |(?P<punct>[{}<>:\[\],;])|(?P<bad>.)""",
     re.VERBOSE,
 )
 CLOSE = {"{": "}", "<": ">"}
@@ -68,19 +69,22 @@ class Token:
 
 
 def tokens(text: str, path) -> list[Token]:
-    out, line, start, position = [], 1, 0, 0
-    while position < len(text):
-        match = TOKEN.match(text, position)
-        if match is None:
-            column = position - start + 1
-            raise located("E1241", f"unexpected character {text[position]!r}", path, line, column)
+    newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def where(position: int) -> tuple[int, int]:
+        line = bisect_left(newlines, position)
+        return line + 1, position - (newlines[line - 1] if line else -1)
+
+    out = []
+    for match in TOKEN.finditer(text):
         kind = match.lastgroup
-        if kind == "newline":
-            line, start = line + 1, match.end()
-        elif kind not in ("space", "comment"):
-            out.append(Token(kind, match.group(), line, position - start + 1))
-        position = match.end()
-    out.append(Token("end", "", line, position - start + 1))
+        if kind == "bad":
+            quote = match.group() in "\"'"
+            message = "a string not closed on its line" if quote else f"unexpected character {match.group()!r}"
+            raise located("E1241", message, path, *where(match.start()))
+        if kind not in ("space", "comment"):
+            out.append(Token(kind, match.group(), *where(match.start())))
+    out.append(Token("end", "", *where(len(text))))
     return out
 
 
@@ -159,6 +163,8 @@ class Parser:
 
 def _unquote(text: str) -> str:
     body = text[1:-1]
+    if "\\" not in body:
+        return body
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
