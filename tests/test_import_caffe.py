@@ -56,6 +56,7 @@ FEATURES += convs((10, 5, 1, 1, 1)) + 2 * 16 + 12
 )
 def test_shapes_and_parameters(tmp_path, model, params, shape):
     network = loads(imported(tmp_path, model))
+    assert cli.main(["fmt", "--check", str(tmp_path / f"{Path(model).stem}.cnn")]) == 0  # written canonically
     assert network.totals["params"] == params
     assert [list(network.graph[n].shape[1:]) for n in network.graph.outputs.values()] == [shape]
 
@@ -276,3 +277,33 @@ def test_every_truncation_is_an_error_or_a_network(tmp_path):
         weights.write_bytes(whole[:end])
         seen.add(outcome(INPUT + CONV, weights))
     assert seen == {"ok", "E1247"}
+
+
+def test_old_v1_layout(tmp_path):
+    """`layers { type: CONVOLUTION }` and a V1 caffemodel (name field 4, blobs field 6, legacy 4-d dims)."""
+    ort = pytest.importorskip("onnxruntime")
+    prototxt = tmp_path / "v1.prototxt"
+    prototxt.write_text(
+        'input: "data"\ninput_dim: 1\ninput_dim: 2\ninput_dim: 5\ninput_dim: 5\n'
+        'layers { name: "c" type: CONVOLUTION bottom: "data" top: "c"\n'
+        "  convolution_param { num_output: 3 kernel_size: 3 } }\n"
+        'layers { name: "r" type: RELU bottom: "c" top: "c" }\n'
+    )  # fmt: skip
+    rng = np.random.default_rng(5)
+    w, b = rng.normal(0, 1, (3, 2, 3, 3)).astype(np.float32), rng.normal(0, 1, 3).astype(np.float32)
+
+    def legacy(array, dims):
+        counts = b"".join(varint(n << 3) + varint(d) for n, d in zip((1, 2, 3, 4), dims))
+        return counts + field(5, array.astype("<f4").tobytes())
+
+    kind = varint(5 << 3) + varint(4)  # type: CONVOLUTION (4 in V1LayerParameter.LayerType)
+    layer = field(4, b"c") + kind + field(6, legacy(w, w.shape)) + field(6, legacy(b, (1, 1, 1, 3)))
+    (tmp_path / "v1.caffemodel").write_bytes(field(2, layer))
+    side, onnx = tmp_path / "v1.safetensors", tmp_path / "v1.onnx"
+    argv = ["import", str(prototxt), "-o", str(tmp_path / "v1.cnn"), "--weights", str(tmp_path / "v1.caffemodel")]
+    assert cli.main([*argv, "--weights-out", str(side)]) == 0
+    assert cli.main(["compile", str(tmp_path / "v1.cnn"), "--weights", str(side), "-o", str(onnx)]) == 0
+    x = rng.uniform(-1, 1, (2, 5, 5))
+    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"data": x[None].astype(np.float32)})
+    np.testing.assert_allclose(got[0], np.maximum(conv(x, w, b), 0), rtol=1e-5, atol=1e-5)

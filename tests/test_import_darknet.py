@@ -57,9 +57,10 @@ CSP = convs(
     (3, 32, 3, 1), (16, 16, 3, 1), (16, 16, 3, 1), (32, 32, 1, 1),
     (64, 32, 1, 1), (64, 32, 1, 1), (32, 32, 3, 1), (64, 64, 1, 1), (64, 18, 1, 0),
 )  # fmt: skip
-# features.cfg: a grouped conv (16 filters over 8/2 channels each), a connected layer 12*3*3 -> 10
+# features.cfg: a grouped conv (16 filters over 8/2 channels each), a batch-normalised connected layer
+# 12*3*3 -> 10 (no bias; BN's scale and shift)
 FEATURES = convs((3, 8, 3, 1), (4, 16, 3, 0), (16, 16, 1, 1), (40, 12, 3, 1))
-FEATURES += 12 * 3 * 3 * 10 + 10
+FEATURES += 12 * 3 * 3 * 10 + 2 * 10
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,7 @@ FEATURES += 12 * 3 * 3 * 10 + 10
 )
 def test_shapes_and_parameters(tmp_path, cfg, params, outputs):
     network = loads(imported(tmp_path, cfg))
+    assert cli.main(["fmt", "--check", str(tmp_path / f"{Path(cfg).stem}.cnn")]) == 0  # written canonically
     assert network.totals["params"] == params
     shapes = {name: list(network.graph[node].shape[1:]) for name, node in network.graph.outputs.items()}
     assert shapes == outputs
