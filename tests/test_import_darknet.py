@@ -130,6 +130,10 @@ def activate(x, name):
         "logistic": lambda: 1 / (1 + np.exp(-x)),
         "mish": lambda: x * np.tanh(np.log1p(np.exp(x))),
         "swish": lambda: x / (1 + np.exp(-x)),
+        "relu": lambda: np.maximum(x, 0),
+        "tanh": lambda: np.tanh(x),
+        "elu": lambda: np.where(x >= 0, x, np.expm1(x)),
+        "selu": lambda: np.where(x >= 0, 1.0507 * x, 1.0507 * 1.6732 * np.expm1(x)),
     }[name]()
 
 
@@ -206,7 +210,7 @@ def forward(sections, x, tensors=None):
             if t and "scales" in t:
                 x = (x - t["mean"]) / np.sqrt(t["var"] + 1e-5) * t["scales"]
             x = activate(x + (t["biases"] if t else 0), o.get("activation", "logistic"))
-        elif kind == "softmax":
+        elif kind == "softmax":  # over every value (a [C, 1, 1] or [F] input here)
             x = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
         outs.append(x)
     return outs
@@ -225,7 +229,12 @@ def run_imported(tmp_path, text: str, weights: Path, image: np.ndarray) -> list[
 
 @pytest.mark.parametrize(
     ("cfg", "size"),
-    [("features.cfg", None), ("csp.cfg", None), pytest.param("yolov3-tiny.cfg", 64, marks=pytest.mark.slow)],
+    [
+        ("features.cfg", None),
+        ("csp.cfg", None),
+        ("classifier.cfg", None),
+        pytest.param("yolov3-tiny.cfg", 64, marks=pytest.mark.slow),
+    ],
 )
 def test_outputs_match_a_numpy_darknet(tmp_path, cfg, size):
     text = (MODELS / cfg).read_text()
