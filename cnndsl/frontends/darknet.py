@@ -43,9 +43,8 @@ def from_text(text: str, path, weights: Path | None = None) -> Imported:
     name = name if name[0].isalpha() else "Net" + name
     header = [f"Imported from the Darknet cfg {Path(path).name} by `cnndsl import`."]
     source = network(name, [("image", reader.input.shape)], reader.statements, header)
-    heads = [s.bind for s in reader.statements if s.output]
-    notes = [f"outputs {', '.join(heads)} are the raw maps before [yolo]/[region] decoding (not in the graph)"]
-    notes = notes if any(s.kind in ("yolo", "region") for s in sections) else []
+    heads = ", ".join(reader.heads)
+    notes = [f"outputs {heads} are the raw maps before [yolo]/[region] decoding (not in the graph)"] if heads else []
     if weights is not None:
         notes += read_weights(weights, reader.loads, path)
     return Imported(source, keyed(source, reader.statements, f"<import {path}>"), notes)

@@ -76,6 +76,7 @@ class Reader(Builder):
     def __init__(self, path: Path, sections: list[Section]):
         super().__init__()
         self.path, self.sections = path, sections
+        self.heads: list[str] = []  # outputs named by [yolo] / [region]
         self.values: list[Value] = []
         self.loads: list[tuple] = []  # (section, statement, kind, inputs, outputs, size, groups, bn)
         self.section: Section = sections[0]

@@ -188,4 +188,5 @@ def detection(reader: Reader, index: int) -> None:
     if not statement.output:
         statement.output = True
         statement.bind = statement.bind or f"{reader.section.kind}{index}"
+        reader.heads.append(statement.bind)
     reader.values.append(Value(previous.shape, statement))
