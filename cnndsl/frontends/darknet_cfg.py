@@ -66,7 +66,7 @@ def parse_cfg(text: str, path) -> list[Section]:
         else:
             key, value = line.split("=", 1)
             at = column + len(key) + 1 + (len(value) - len(value.lstrip()))
-            sections[-1].options[key.strip()] = Option(value.strip(), number, at)
+            sections[-1].options.setdefault(key.strip(), Option(value.strip(), number, at))  # Darknet: first wins
     return sections
 
 
