@@ -224,6 +224,7 @@ CONV = 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolutio
         (INPUT + "layer { name: @ }\n", "E1241", "3:15"),
         (INPUT + 'layer { name: "c" type: "Convolution" bottom: "dat" top: "c" }\n', "E1244", "3:47"),
         (INPUT + 'layer { name: "c" type: "Deconvolution" bottom: "data" top: "c" }\n', "E1242", "3:25"),
+        (INPUT + 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" top: "l" }\n', "E1242", "3:28"),
         (INPUT + 'layer { name: "m" type: "Eltwise" bottom: "data" bottom: "data" top: "m"\n'
          "  eltwise_param { operation: MAX } }\n", "E1245", "4:30"),
         (INPUT + CONV + 'layer { name: "j" type: "Concat" bottom: "data" bottom: "c" top: "j" }\n', "E1246", "4:1"),

@@ -297,6 +297,9 @@ def test_truncated_and_overlong_weights(tmp_path, capsys):
     assert "[E1227]" in capsys.readouterr().err
     (tmp_path / "exact.weights").write_bytes(header + bytes(4 * need))
     assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "exact.weights")]) == 0
+    old = struct.pack("<4i", 0, 1, 0, 0)  # before 0.2, `seen` was an int32
+    (tmp_path / "old.weights").write_bytes(old + bytes(4 * need))
+    assert cli.main(["import", str(cfg), "--weights", str(tmp_path / "old.weights")]) == 0
 
 
 def test_every_truncation_is_an_error_or_a_network(tmp_path):

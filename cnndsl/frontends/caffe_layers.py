@@ -139,6 +139,8 @@ def translate(reader: CaffeReader, layer: Message, old: bool) -> None:
     if kind not in HANDLERS:
         at = layer.first("type")
         hint = did_you_mean(kind, HANDLERS) or "supported: " + ", ".join(sorted(HANDLERS))
+        if kind.endswith(("Data", "Loss", "Accuracy")):
+            hint = "data, loss and accuracy layers belong to training: import the deploy prototxt"
         raise reader.error(f"layer `{name}`: type `{kind}` has no cnndsl counterpart", at, hint, "E1242")
     bottoms = []
     for f in layer.all("bottom"):
