@@ -317,3 +317,12 @@ def test_every_truncation_is_an_error_or_a_network(tmp_path):
             assert all(d.span is not None or d.code == "E1220" for d in exc.diagnostics), exc
             outcomes.add(exc.code)
     assert "ok" in outcomes and len(outcomes) > 2
+
+
+def test_an_option_nothing_reads_is_a_note(tmp_path, capsys):
+    """Darknet ignores unknown options (with a warning); so does the importer, saying where."""
+    cfg = tmp_path / "typo.cfg"
+    cfg.write_text(NET + CONV + "strid=2\n")
+    assert cli.main(["import", str(cfg), "-o", str(tmp_path / "typo.cnn")]) == 0
+    assert "typo.cfg:9: `strid` is not a [convolutional] option" in capsys.readouterr().err
+    assert "stride" not in (tmp_path / "typo.cnn").read_text()

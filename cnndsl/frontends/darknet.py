@@ -32,12 +32,14 @@ def from_text(text: str, path, weights: Path | None = None) -> Imported:
         raise located("E1228", "a Darknet cfg must start with a [net] section", path, line)
     reader = Reader(path, sections)
     reader.input = Value(net_shape(reader), None)
+    ignored = []
     for index, section in enumerate(sections[1:]):
-        reader.section = section
+        reader.section, reader.used = section, set()
         if section.kind not in SECTIONS:
             hint = did_you_mean(section.kind, SECTIONS) or "supported: " + ", ".join(SECTIONS)
             raise located("E1222", f"unknown section [{section.kind}]", path, section.line, 2, len(section.kind), hint)
         darknet_layers.translate(reader, index)
+        ignored += reader.unused()
     outputs(reader)
     name = "".join(part.capitalize() for part in Path(path).stem.replace("-", "_").split("_") if part) or "Darknet"
     name = name if name[0].isalpha() else "Net" + name
@@ -45,6 +47,7 @@ def from_text(text: str, path, weights: Path | None = None) -> Imported:
     source = network(name, [("image", reader.input.shape)], reader.statements, header)
     heads = ", ".join(reader.heads)
     notes = [f"outputs {heads} are the raw maps before [yolo]/[region] decoding (not in the graph)"] if heads else []
+    notes += ignored
     if weights is not None:
         notes += read_weights(weights, reader.loads, path)
     return Imported(source, keyed(source, reader.statements, f"<import {path}>"), notes)

@@ -77,11 +77,24 @@ class Reader(Builder):
         super().__init__()
         self.path, self.sections = path, sections
         self.heads: list[str] = []  # outputs named by [yolo] / [region]
+        self.used: set[str] = set()  # options of the current section read so far
         self.values: list[Value] = []
         self.loads: list[tuple] = []  # (section, statement, kind, inputs, outputs, size, groups, bn)
         self.section: Section = sections[0]
 
     # -- options -------------------------------------------------------------------------------
+
+    def option(self, key: str) -> Option | None:
+        """The option `key` of the current section, marked as read."""
+        self.used.add(key)
+        return self.section.options.get(key)
+
+    def unused(self) -> list[str]:
+        """Notes for options of the current section that nothing read (Darknet ignores them too)."""
+        if self.section.kind in ("yolo", "region", "net", "network"):
+            return []
+        return [f"{self.path}:{o.line}: `{key}` is not a [{self.section.kind}] option; ignored, as Darknet does"
+                for key, o in self.section.options.items() if key not in self.used]  # fmt: skip
 
     def error(self, message: str, key: str | None = None, hint: str = "", code: str = "E1225"):
         option = self.section.options.get(key) if key else None
@@ -90,7 +103,7 @@ class Reader(Builder):
         return located(code, message, self.path, self.section.line, 1, len(self.section.kind) + 2, hint)
 
     def integer(self, key: str, default: int | None = None, least: int = 0) -> int:
-        option = self.section.options.get(key)
+        option = self.option(key)
         if option is None:
             if default is None:
                 raise self.error(f"[{self.section.kind}] needs `{key}=`", code="E1223")
@@ -104,7 +117,7 @@ class Reader(Builder):
         return value
 
     def real(self, key: str, default: float) -> float:
-        option = self.section.options.get(key)
+        option = self.option(key)
         try:
             return default if option is None else float(option.value)
         except ValueError:
@@ -112,12 +125,12 @@ class Reader(Builder):
 
     def refuse(self, key: str, allowed, why: str) -> None:
         """An option whose value other than `allowed` the emitted network could not reproduce."""
-        option = self.section.options.get(key)
+        option = self.option(key)
         if option is not None and option.value.strip() not in {str(a) for a in allowed}:
             raise self.error(f"`{key}={option.value}` is not supported: {why}", key)
 
     def activation(self, default: str = "logistic") -> list[str]:
-        option = self.section.options.get("activation")
+        option = self.option("activation")
         name = option.value.lower() if option else default
         if name not in ACTIVATIONS:
             known = ", ".join(sorted(ACTIVATIONS))

@@ -82,7 +82,7 @@ def avgpool(reader: Reader, index: int) -> None:
 
 
 def _indices(reader: Reader, key: str, index: int) -> list[int]:
-    option = reader.section.options.get(key)
+    option = reader.option(key)
     if option is None:
         raise reader.error(f"[{reader.section.kind}] needs `{key}=`", code="E1223")
     out = []
