@@ -308,3 +308,28 @@ def test_old_v1_layout(tmp_path):
     session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"data": x[None].astype(np.float32)})
     np.testing.assert_allclose(got[0], np.maximum(conv(x, w, b), 0), rtol=1e-5, atol=1e-5)
+
+
+def test_two_batch_norms_in_place_stay_two_nodes(tmp_path):
+    """conv -> BatchNorm+Scale -> ReLU -> BatchNorm, all in place: the second `bn` gets its own line and keys."""
+    from cnndsl.frontends import caffe
+
+    layers = [
+        'layer { name: "b1" type: "BatchNorm" bottom: "c" top: "c" }',
+        'layer { name: "s1" type: "Scale" bottom: "c" top: "c" scale_param { bias_term: true } }',
+        'layer { name: "r" type: "ReLU" bottom: "c" top: "c" }',
+        'layer { name: "b2" type: "BatchNorm" bottom: "c" top: "c" }',
+    ]
+    text = INPUT + CONV + "\n".join(layers) + "\n"
+    mean = np.array([2.0, 4.0], np.float32)
+    blobs = {"c": [np.ones((2, 3, 3, 3), np.float32), np.zeros(2, np.float32)]}
+    blobs |= {"b1": [mean, mean, np.array([1.0], np.float32)], "s1": [mean, mean]}
+    blobs |= {"b2": [mean, 2 * mean, np.array([2.0], np.float32)]}
+    (tmp_path / "m.caffemodel").write_bytes(caffemodel(blobs))
+    result = caffe.from_text(text, "m.prototxt", tmp_path / "m.caffemodel")
+    assert sum("bn" in line for line in result.source.splitlines()) == 2  # two lines, one `bn` each
+    np.testing.assert_array_equal(result.weights["bn1.running_mean"], mean)
+    np.testing.assert_array_equal(result.weights["bn2.running_mean"], mean / 2)  # divided by the factor
+    np.testing.assert_array_equal(result.weights["bn2.running_var"], mean)
+    np.testing.assert_array_equal(result.weights["bn2.weight"], [1, 1])  # no Scale: 1 and 0
+    np.testing.assert_array_equal(result.weights["bn2.bias"], [0, 0])

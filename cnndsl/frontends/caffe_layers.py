@@ -53,7 +53,9 @@ class CaffeReader(Builder):
         last = self.statements[-1] if self.statements else None
         in_place = fuse and last is not None and not last.bind and str(self.layer.get("bottom")) == top
         shared = sum(v.statement is last for v in self.blobs.values()) > 1  # a Split made other names for it
-        if in_place and self.start(self.blobs[top]) == "" and not shared:
+        kinds = [part.split("(")[0].strip() for part in last.chain.split("->")] if last else []
+        again = chain.split("(")[0] in kinds  # one node of a kind per line: the sidecar keys by (line, kind)
+        if in_place and self.start(self.blobs[top]) == "" and not shared and not again:
             last.chain += " -> " + chain
             return Value(shape, last)
         return self.statement(chain, shape, identifier(top, self.taken))

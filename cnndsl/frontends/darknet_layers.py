@@ -70,7 +70,8 @@ def maxpool(reader: Reader, index: int) -> None:
     unpadded = [(n - size) // stride + 1 for n in (height, width)]
     if padding and not (begin == 0 and unpadded == sizes):
         if max(begin, end) > size // 2:
-            raise reader.error(f"padding={padding} is more than twice half the window {size}", "padding")
+            raise reader.error(f"padding={padding} puts more than half a {size}-wide window outside the image",
+                               "padding", "cnndsl pools pad at most half the window on each side")  # fmt: skip
         options["pad"] = [begin, begin, end, end] if begin != end else begin
     statement = call("maxpool", size, **options)
     reader.emit(reader.start(reader.previous()) + statement, (channels, *sizes))
