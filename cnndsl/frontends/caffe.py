@@ -14,7 +14,7 @@ from pathlib import Path
 from . import Imported, caffe_layers
 from .caffe_layers import CaffeReader
 from .prototxt import Message, parse
-from .writer import keyed, located, network, read_text
+from .writer import keyed, located, network, network_name, read_text
 
 
 def read(path: Path, weights: Path | None = None) -> Imported:
@@ -48,10 +48,7 @@ def from_text(text: str, path, weights: Path | None = None) -> Imported:
 
 def model_name(top: Message, path) -> str:
     given = top.get("name")
-    base = given if isinstance(given, str) and given else Path(path).stem
-    parts = [p for p in "".join(c if c.isalnum() else " " for c in base).split() if p]
-    name = "".join(p[0].upper() + p[1:] for p in parts) or "Caffe"
-    return name if name[0].isalpha() else "Net" + name
+    return network_name(given if isinstance(given, str) and given else Path(path).stem, "Caffe")
 
 
 def training_only(layer: Message) -> bool:

@@ -16,7 +16,7 @@ from ..errors import did_you_mean
 from . import Imported, darknet_layers
 from .darknet_cfg import SECTIONS, Reader, parse_cfg
 from .darknet_weights import read_weights
-from .writer import Value, keyed, located, network, read_text
+from .writer import Value, keyed, located, network, network_name, read_text
 
 
 def read(path: Path, weights: Path | None = None) -> Imported:
@@ -41,8 +41,7 @@ def from_text(text: str, path, weights: Path | None = None) -> Imported:
         darknet_layers.translate(reader, index)
         ignored += reader.unused()
     outputs(reader)
-    name = "".join(part.capitalize() for part in Path(path).stem.replace("-", "_").split("_") if part) or "Darknet"
-    name = name if name[0].isalpha() else "Net" + name
+    name = network_name(Path(path).stem, "Darknet")
     header = [f"Imported from the Darknet cfg {Path(path).name} by `cnndsl import`."]
     source = network(name, [("image", reader.input.shape)], reader.statements, header)
     heads = ", ".join(reader.heads)

@@ -81,6 +81,7 @@ class Reader(Builder):
         self.values: list[Value] = []
         self.loads: list[tuple] = []  # (section, statement, kind, inputs, outputs, size, groups, bn)
         self.section: Section = sections[0]
+        self.input: Value | None = None
 
     # -- options -------------------------------------------------------------------------------
 

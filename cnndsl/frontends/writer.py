@@ -119,6 +119,13 @@ def identifier(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def network_name(base: str, fallback: str) -> str:
+    """A CamelCase network name from a model's name or file stem (`yolov3-tiny` -> `Yolov3Tiny`)."""
+    parts = [p for p in "".join(c if c.isalnum() else " " for c in base).split() if p]
+    name = "".join(p[0].upper() + p[1:] for p in parts) or fallback
+    return name if name[0].isalpha() and name.isascii() else "Net" + re.sub(r"[^A-Za-z0-9]", "_", name)
+
+
 def number(value: float) -> str:
     """A float as `.cnn` source: shortest round-trip form, always with a `.` or exponent."""
     text = repr(float(value))
@@ -143,6 +150,7 @@ def _arg(value) -> str:
 
 def network(name: str, inputs: list[tuple[str, tuple]], statements: list[Statement], header: list[str]) -> str:
     """The program text: comment lines, then one network with the inputs and statements."""
+    header = [re.sub(r"[\x00-\x1f\x7f]", "?", line) for line in header]  # a file name cannot end the comment
     lines = [f"# {line}" if line else "#" for line in header]
     lines.append(f"network {name} {{")
     for input_name, shape in inputs:
