@@ -332,3 +332,13 @@ def test_an_option_nothing_reads_is_a_note(tmp_path, capsys):
     assert cli.main(["import", str(cfg), "-o", str(tmp_path / "typo.cnn")]) == 0
     assert "typo.cfg:9: `strid` is not a [convolutional] option" in capsys.readouterr().err
     assert "stride" not in (tmp_path / "typo.cnn").read_text()
+
+
+def test_a_hostile_file_name_stays_in_the_comment():
+    from cnndsl.frontends import darknet
+
+    result = darknet.from_text(NET + CONV, "x\nnetwork Evil { input a: [1, 1, 1] }\n-3.cfg")
+    assert [line for line in result.source.splitlines() if line.startswith("network")] == [
+        "network XNetworkEvilInputA1113 {"
+    ]
+    assert loads(result.source).name == "XNetworkEvilInputA1113"
