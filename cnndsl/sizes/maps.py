@@ -113,7 +113,9 @@ def _dense_input(maps: Maps, node, flat: tuple) -> None:
 def _window_axis(node, size: Size, i: int, strides, pads, dilation: int, ceil: bool) -> Size:
     a = node.layer.attrs
     k_eff, s = effective(a["kernel_shape"][i], dilation), strides[i]
-    if pads == "same":
+    if pads == "same":  # ceil(x / s): the pads fill the last window (layers/window.py)
+        if ceil:
+            raise _unsupported_ceil(node)
         return expr.ceildiv(size, s)
     begin, end = pads[i], pads[i + 2]
     span = expr.add(size, begin + end - k_eff)
@@ -127,7 +129,7 @@ def _window_axis(node, size: Size, i: int, strides, pads, dilation: int, ceil: b
 def _unsupported_ceil(node):
     return error(
         "E1305",
-        f"cannot give `{node.op}` a size formula: with ceil=true its stride plus end padding exceed the window",
+        f"cannot give `{node.op}` a size formula: with ceil=true its last window could start in the padding",
         node.span,
         hint="give the sizes numbers with --set NAME=VALUE",
     )
