@@ -60,6 +60,8 @@ def describe(answer, low: int, high: int, near: int | None) -> dict:
 
 def table(result: dict, low: int, high: int, loaded) -> str:
     lines = [f"{loaded.network.name}: valid input sizes"]
+    if not result:
+        lines.append("no input has a height or width: nothing depends on an input size")
     for name, facts in result.items():
         lines.append("")
         lines.append(f"{name}:")
