@@ -60,6 +60,10 @@ def _compile(program: Program, network: str | None, overrides: dict | None) -> N
     with _gc_paused():  # the graph is built from many small acyclic objects; collections only cost time
         graph = lower(program, name, normalized)
         peak = analyse(graph)
+        if graph.assertions:
+            from .assertions import check
+
+            check(graph, peak)
     return Network(graph, program, peak)
 
 

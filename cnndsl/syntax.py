@@ -190,6 +190,15 @@ class Let:
 
 
 @dataclass(frozen=True, slots=True)
+class Assert:
+    """`assert CONDITION`: checked after the analysis passes, about the network's figures
+    (or, inside a block, about each call's); see cnndsl/assertions.py."""
+
+    condition: object
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class If:
     """`if condition { body } else { orelse }`; `orelse` is a body, another `If` (`else if`) or None.
 
