@@ -141,6 +141,9 @@ def _name(expr: syn.Name, context: _Context):
         context.used.setdefault(expr.name, value)
         return syn.Literal(value, expr.span)
     if expr.name in pending.variables:
+        value = pending.variables[expr.name]
+        if isinstance(value, (int, float, list)):
+            context.used.setdefault(expr.name, value)
         return expr
     if expr.name in pending.tensors:
         raise error(

@@ -69,14 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[program], help="report errors only")
     check.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
-    check.add_argument(
-        "--assert",
-        metavar="EXPR",
-        action="append",
-        default=[],
-        dest="assertions",
-        help="also require EXPR of the network's figures, e.g. 'params < 5M' (repeatable; docs/language.md)",
-    )
+    _assert_option(check)
     check.set_defaults(run=_command("check"))
 
     report = commands.add_parser("report", parents=[program], help="shapes, parameters, cost and receptive fields")
@@ -160,6 +153,18 @@ def _import_command(commands, common) -> None:
     import_.add_argument("--weights", metavar="FILE", help="Darknet .weights to read with a .cfg")
     import_.add_argument("--weights-out", metavar="PATH", help="write the weights as .safetensors for --weights")
     import_.set_defaults(run=_command("import_"))
+
+
+def _assert_option(check) -> None:
+    """`check --assert EXPR`: one more assertion about the network's figures (docs/language.md)."""
+    check.add_argument(
+        "--assert",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        dest="assertions",
+        help="also require EXPR of the network's figures, e.g. 'params < 5M' (repeatable)",
+    )
 
 
 def _diff_command(commands, common) -> None:
