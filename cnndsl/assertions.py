@@ -87,7 +87,9 @@ def _check(graph, pending: Pending, figures: dict) -> None:
     used: dict[str, object] = {}
     condition = pending.statement.condition
     expr = _substitute(condition, _Context(graph, pending, figures, used))
-    holds = truth(evaluate(expr, Scope(pending.variables, {})), condition, "an assertion")
+    block_input = graph[pending.block_input].shape if pending.block_input is not None else None
+    scope = Scope(pending.variables, {}, block_input, pending.scope is not None)
+    holds = truth(evaluate(expr, scope), condition, "an assertion")
     if holds:
         return
     actual = ", ".join(f"{name} is {_shown(name, value)}" for name, value in used.items())
