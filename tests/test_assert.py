@@ -69,7 +69,12 @@ def test_each_figure_passes_at_its_value_and_fails_beside_it(figure):
         wrong = [*value[:-1], value[-1] + 1]
         (diagnostic,) = failure(f"{figure} == {_literal(wrong)}")
         assert diagnostic.message.endswith(f"— {figure} is {_literal(value)}")
-    assert (diagnostic.code, diagnostic.span.file, diagnostic.span.line, diagnostic.span.column) == ("E1320", "t.cnn", 6, 10)
+    assert (diagnostic.code, diagnostic.span.file, diagnostic.span.line, diagnostic.span.column) == (
+        "E1320",
+        "t.cnn",
+        6,
+        10,
+    )
 
 
 def _literal(value) -> str:
@@ -184,7 +189,12 @@ def test_check_assert_on_the_command_line(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("expression", "code", "column"),
-    [("params < 5Q", "E0103", 10), ("params <", "E0100", 8), ("parms < 5M", "E1322", 1), ("shape(y) == [1]", "E1324", 7)],
+    [
+        ("params < 5Q", "E0103", 10),
+        ("params <", "E0100", 8),
+        ("parms < 5M", "E1322", 1),
+        ("shape(y) == [1]", "E1324", 7),
+    ],
 )
 def test_check_assert_errors_are_located_in_the_pseudo_file(tmp_path, capsys, expression, code, column):
     path = tmp_path / "t.cnn"
@@ -262,7 +272,9 @@ def test_unknown_figure_suggests_the_close_one():
 
 
 def test_the_formatter_keeps_assertions_and_suffixes():
-    source = "network T(budget=5M){input x:[3,8,8];conv(4,3)\nassert params<budget and peak_memory<=64MiB;assert rf(x)==1}"
+    source = (
+        "network T(budget=5M){input x:[3,8,8];conv(4,3)\nassert params<budget and peak_memory<=64MiB;assert rf(x)==1}"
+    )
     formatted = format_text(source)
     assert "  assert params < budget and peak_memory <= 64MiB\n  assert rf(x) == 1\n" in formatted
     assert "network T(budget=5M) {" in formatted
