@@ -24,6 +24,7 @@ def diff(a, b, depth: int | None = None) -> dict:
     nodes = [_entry(x, y) for x, y in _ordered(rows_a, rows_b, pair(rows_a, rows_b))]
     keys_a, keys_b = tensors(a), tensors(b)
     transferable = [key for key, shape in keys_b.items() if keys_a.get(key) == shape]
+    renamed = _renamed(nodes, keys_a, keys_b)
     return {
         "a": _side(a),
         "b": _side(b),
@@ -32,6 +33,7 @@ def diff(a, b, depth: int | None = None) -> dict:
         "nodes": nodes,
         "transferable": transferable,
         "transferable_params": sum(_count(keys_b[key]) for key in transferable),
+        "renamed": renamed,
         "tensors": {"a": len(keys_a), "b": len(keys_b)},
     }
 
@@ -124,6 +126,23 @@ def _entry(row_a, row_b) -> dict:
 # -- weights ----------------------------------------------------------------------------------------
 
 
+def _renamed(nodes: list, keys_a: dict, keys_b: dict) -> list[dict]:
+    """Tensors of nodes paired by structure under another name, of the same shape: they would
+    transfer if renamed (`compile --weights` loads by name, so these are not loaded as they are)."""
+    out = []
+    for node in nodes:
+        a, b = node["a"], node["b"]
+        if a is None or b is None or a["name"] == b["name"] or a["op"] == "block":
+            continue
+        prefix_a, prefix_b = a["name"].replace("/", ".") + ".", b["name"].replace("/", ".") + "."
+        for key, shape in keys_a.items():
+            if key.startswith(prefix_a) and "." not in key[len(prefix_a) :]:
+                other = prefix_b + key[len(prefix_a) :]
+                if keys_b.get(other) == shape and other not in keys_a:
+                    out.append({"a": key, "b": other})
+    return out
+
+
 def tensors(network) -> dict[str, tuple]:
     """{state_dict key: shape} of the network's weights, as `compile --weights` names them.
 
@@ -161,6 +180,8 @@ def table(result: dict) -> str:
         f"({result['transferable_params']:,} values) load from {a['network']}'s weights "
         "with `compile --weights FILE --partial`"
     )
+    if result["renamed"]:
+        lines.append(f"Renamed: {len(result['renamed'])} more would load under B's names (--format json lists them)")
     return "\n".join(lines)
 
 
