@@ -12,6 +12,7 @@ into B from A's weights: the same state_dict key, the same shape.
 
 from __future__ import annotations
 
+from collections import deque
 from difflib import SequenceMatcher
 
 COMPARED = ("name", "op", "label", "shape", "params", "macs", "rf")
@@ -77,21 +78,23 @@ def _structure(row) -> tuple:
 
 
 def _ordered(rows_a: list, rows_b: list, pairs: dict[int, int]):
-    """(row of A or None, row of B or None) in B's order, each removed row of A placed before the
-    first pair that follows it in A."""
+    """(row of A or None, row of B or None) in B's order, as a unified diff shows them: between two
+    pairs, the rows of A alone (removed) before the rows of B alone (added)."""
     partner = {j: i for i, j in pairs.items()}
-    shown: set[int] = set()
+    removed = deque(k for k in range(len(rows_a)) if k not in pairs)
+    added: list = []
     for j, row in enumerate(rows_b):
         i = partner.get(j)
-        if i is not None:
-            for k in range(i):
-                if k not in pairs and k not in shown:
-                    shown.add(k)
-                    yield rows_a[k], None
-        yield (rows_a[i] if i is not None else None), row
-    for k in range(len(rows_a)):
-        if k not in pairs and k not in shown:
-            yield rows_a[k], None
+        if i is None:
+            added.append(row)
+            continue
+        while removed and removed[0] < i:
+            yield rows_a[removed.popleft()], None
+        yield from ((None, b) for b in added)
+        added = []
+        yield rows_a[i], row
+    yield from ((rows_a[k], None) for k in removed)
+    yield from ((None, b) for b in added)
 
 
 # -- entries --------------------------------------------------------------------------------------
@@ -192,7 +195,8 @@ def _cells(node: dict) -> tuple:
     def both(key, show=str):
         if a is None or b is None:
             return show((a or b)[key])
-        return show(a[key]) if a[key] == b[key] else f"{show(a[key])} -> {show(b[key])}"
+        before, after = show(a[key]), show(b[key])
+        return before if before == after else f"{before} -> {after}"
 
     return (
         MARKS[node["change"]],
