@@ -70,8 +70,10 @@ def test_depth_collapses_to_the_blocks_that_were_added(resnets):
     assert block["change"] == "same" and block["b"]["op"] == "block"
 
 
-def test_vgg16_to_vgg16_bn_pairs_the_moved_convolutions_by_structure():
-    result = diff(cnndsl.load(str(ARCHITECTURES / "vgg16.cnn")), cnndsl.load(str(ARCHITECTURES / "vgg16_bn.cnn")))
+def test_vgg16_to_vgg16_bn_pairs_the_moved_convolutions_by_structure(capsys):
+    vgg16, vgg16_bn = str(ARCHITECTURES / "vgg16.cnn"), str(ARCHITECTURES / "vgg16_bn.cnn")
+    result = run_json(capsys, "diff", vgg16, vgg16_bn)
+    check_totals(result, run_json(capsys, "report", vgg16), run_json(capsys, "report", vgg16_bn))
     assert result["totals"]["params"] == {"a": 138_357_544, "b": 138_365_992, "delta": 8_448}  # torchvision
     assert result["totals"]["state"]["delta"] == 2 * 4_224  # running mean and variance of 4,224 channels
     assert result["totals"]["macs"]["delta"] == 0
@@ -195,3 +197,20 @@ def test_errors_are_located_and_exit_nonzero(tmp_path, capsys):
     assert "has no parameter `clases`" in capsys.readouterr().err
     assert cli.main(["diff", str(a), str(tmp_path / "missing.cnn")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_diff_imports_neither_onnx_nor_torch(tmp_path):
+    import subprocess
+    import sys
+
+    a = tmp_path / "a.cnn"
+    a.write_text(TINY)
+    code = (
+        "import sys; from cnndsl import cli; "
+        f"assert cli.main(['diff', {str(a)!r}, '--set-b', 'classes=6', '-o', {str(tmp_path / 'd.txt')!r}]) == 0; "
+        "print(sorted(m for m in ('onnx', 'onnxruntime', 'torch', 'networkx', 'graphviz') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert "1 changed" in (tmp_path / "d.txt").read_text()
