@@ -292,6 +292,13 @@ def _misused_keyword(token: Token, span: Span, brackets: Brackets):
             span,
             hint="`else { … }` follows the `}` of `if CONDITION { … }`; in an expression write `A if CONDITION else B`",
         )
+    if token.type == "ASSERT" and not brackets.stack:
+        return error(
+            "E0100",
+            "syntax error: `assert` stands inside a network or block",
+            span,
+            hint="move it into the body of the network (or block) it is about",
+        )
     lines = brackets.text.splitlines()
     line = lines[token.line - 1] if token.line is not None and token.line <= len(lines) else ""
     before = line[: token.column - 1]

@@ -284,3 +284,9 @@ def test_the_formatter_keeps_assertions_and_suffixes():
 
 def test_assert_is_a_reserved_word():
     assert failure("", "network T { input x: [3, 8, 8]; assert = conv(4, 3) }")[0].code == "E0100"
+
+
+def test_an_assert_outside_a_body_is_located():
+    (diagnostic,) = failure("", "network T { input x: [3, 8, 8] }\nassert params < 5M\n")
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E0100", 2, 1)
+    assert diagnostic.message == "syntax error: `assert` stands inside a network or block"
