@@ -15,7 +15,7 @@ size (a number, or `[height, width]` when they differ).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 from . import syntax as syn
 from .errors import SOURCES, CnnError, Collector, Label, Span, did_you_mean, error
@@ -38,24 +38,31 @@ class Pending:
     statement: syn.Assert
     scope: tuple | None  # the block call it belongs to; None: the network
     variables: dict
-    tensors: dict  # bound name -> node
+    tensors: dict  # bound name -> node, for the names the condition mentions
     block_input: object = None
+    visible: dict | None = None  # every bound name (for "did you mean"; may have grown since)
 
 
 def pending_assertion(statement: syn.Assert, env) -> Pending:
-    """The record of an `assert` met in `env` (lower/env.py): its block call and the names it sees."""
+    """The record of an `assert` met in `env` (lower/env.py): its block call and the names it sees
+    (a snapshot of those it mentions only, so that many assertions cost no copies of every name)."""
     scope = env.scope if env.in_block else None
-    return Pending(statement, scope, env.variables, dict(env.tensors), env.block_input if env.in_block else None)
+    mentioned = {name: env.tensors[name] for name in statement.names if name in env.tensors}
+    block_input = env.block_input if env.in_block else None
+    return Pending(statement, scope, env.variables, mentioned, block_input, env.tensors)
 
 
 def check(graph, peak: int, assertions: list | None = None) -> None:
     """Evaluate the `assertions` (by default every one the lowering recorded in `graph`);
     one located error for each that fails (E1320)."""
     errors = Collector()
+    assertions = graph.assertions if assertions is None else assertions
+    scopes = {pending.scope for pending in assertions} - {None}
+    calls = _Calls(graph, scopes) if scopes else None
     figures: dict = {}
-    for pending in graph.assertions if assertions is None else assertions:
+    for pending in assertions:
         if pending.scope not in figures:
-            figures[pending.scope] = _figures(graph, pending.scope, peak)
+            figures[pending.scope] = _figures(graph, pending.scope, peak, calls)
         try:
             _check(graph, pending, figures[pending.scope])
         except CnnError as exc:
@@ -76,7 +83,7 @@ def command_line(network, texts: list[str]) -> None:
         file = "<--assert>" if len(texts) == 1 else f"<--assert {position + 1}>"
         SOURCES[file] = text
         condition = parse_value(text, file)
-        pending.append(Pending(syn.Assert(condition, condition.span), None, {}, tensors))
+        pending.append(Pending(syn.Assert(condition, condition.span, syn.names_in(condition)), None, {}, tensors))
     check(graph, network.peak_activation_bytes, pending)
 
 
@@ -122,18 +129,19 @@ def _substitute(expr, context: _Context):
         return _tensor_function(expr, context)
     if kind is syn.BlockInputRef or kind is syn.Literal:
         return expr
-    changes = {}
-    for item in fields(expr):
-        value = getattr(expr, item.name)
+    values = []
+    for slot in kind.__slots__:
+        value = getattr(expr, slot)
         if isinstance(value, tuple):
-            changes[item.name] = tuple(_substitute(v, context) if _is_syntax(v) else v for v in value)
+            value = tuple(_substitute(v, context) if _is_syntax(v) else v for v in value)
         elif _is_syntax(value):
-            changes[item.name] = _substitute(value, context)
-    return replace(expr, **changes) if changes else expr
+            value = _substitute(value, context)
+        values.append(value)
+    return kind(*values)  # a slots dataclass: its slots are its fields, in order
 
 
 def _is_syntax(value) -> bool:
-    return hasattr(value, "span") and not isinstance(value, Span)
+    return hasattr(value, "__slots__") and not isinstance(value, Span)
 
 
 def _name(expr: syn.Name, context: _Context):
@@ -174,7 +182,8 @@ def _tensor_function(expr: syn.FunCall, context: _Context):
 
 
 def _not_a_tensor(expr: syn.FunCall, target, pending: Pending) -> CnnError:
-    names = list(pending.tensors) + (["in"] if pending.scope is not None else [])
+    visible = pending.tensors if pending.visible is None else pending.visible
+    names = [name for name, node in visible.items() if node is not None] + (["in"] if pending.scope is not None else [])
     if type(target) is syn.Name:
         hint = did_you_mean(target.name, names) or f"tensors here: {', '.join(names) or 'none'}"
         return error("E1324", f"`{expr.name}` of `{target.name}`: no tensor has that name here", target.span, hint=hint)
@@ -205,27 +214,43 @@ def _field(node, label: str, target):
 # -- figures ------------------------------------------------------------------------------------
 
 
-def _figures(graph, scope: tuple | None, peak: int) -> dict:
+class _Calls:
+    """The nodes of every block call that has assertions, and each node's consumers: gathered in
+    one sweep, so that checking many calls stays linear in the graph (times the nesting depth)."""
+
+    def __init__(self, graph, scopes: set):
+        self.nodes: dict[tuple, list] = {scope: [] for scope in scopes}
+        self.consumers: dict[str, list] = {}
+        for node in graph.nodes():
+            for depth in range(1, len(node.scope) + 1):
+                group = self.nodes.get(node.scope[:depth])
+                if group is not None:
+                    group.append(node)
+            for source in node.inputs:
+                self.consumers.setdefault(source, []).append(node.name)
+
+
+def _figures(graph, scope: tuple | None, peak: int, calls: _Calls | None) -> dict:
     """The totals of the network (scope None) or of the block call at `scope`."""
     if scope is None:
         nodes = list(graph.nodes())
     else:
-        nodes = [n for n in graph.nodes() if n.scope[: len(scope)] == scope]
-        peak = _call_peak(graph, nodes)
+        nodes = calls.nodes[scope]
+        peak = _call_peak(graph, nodes, calls)
     sums = {key: sum(getattr(node, key) for node in nodes) for key in SUMMED}
     sums["frozen"] = sums["params"] - sums["trainable"]
     sums["peak_memory"] = sums["peak_activation_bytes"] = peak
     return sums
 
 
-def _call_peak(graph, nodes: list) -> int:
+def _call_peak(graph, nodes: list, calls: _Calls) -> int:
     """The peak bytes alive while one block call runs: its own values, each freed after its last use
     inside the call unless a node outside the call (or a graph output) still needs it."""
     inside = {node.name for node in nodes}
-    keep = set(graph.outputs.values())
-    for node in graph.nodes():
-        if node.name not in inside:
-            keep.update(i for i in node.inputs if i in inside)
+    outputs = set(graph.outputs.values())
+    keep = {
+        name for name in inside if name in outputs or any(user not in inside for user in calls.consumers.get(name, ()))
+    }
     return peak_bytes(graph, nodes, keep)
 
 

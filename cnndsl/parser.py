@@ -107,7 +107,7 @@ class _Builder(Transformer):
         return syn.Let(str(items[1]), items[3], self.cover(items), self.tspan(items[1]))
 
     def assert_stmt(self, items):
-        return syn.Assert(items[1], self.cover(items))
+        return syn.Assert(items[1], self.cover(items), syn.names_in(items[1]))
 
     def if_stmt(self, items):
         orelse = else_span = None

@@ -196,6 +196,25 @@ class Assert:
 
     condition: object
     span: Span
+    names: tuple = ()  # the bare names in the condition, found once by the parser
+
+
+def names_in(expr) -> tuple:
+    """The bare names an expression mentions, each once, in order."""
+    found: dict = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if type(node) is Name:
+            found[node.name] = None
+            continue
+        for slot in getattr(node, "__slots__", ()):
+            value = getattr(node, slot)
+            if isinstance(value, tuple):
+                stack.extend(reversed(value))
+            elif hasattr(value, "__slots__") and not isinstance(value, Span):
+                stack.append(value)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
