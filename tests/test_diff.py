@@ -214,3 +214,12 @@ def test_diff_imports_neither_onnx_nor_torch(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert "1 changed" in (tmp_path / "d.txt").read_text()
+
+
+def test_the_example_in_the_docs_is_real_output(capsys, at_repo_root):
+    from conftest import ROOT
+
+    argv = ["diff", "architectures/resnet18.cnn", "--set-b", "classes=10", "--depth", "0"]
+    assert cli.main(argv) == 0
+    shown = capsys.readouterr().out
+    assert f"`cnndsl {' '.join(argv)}`:\n\n```\n{shown}```" in (ROOT / "docs" / "diff.md").read_text()
