@@ -223,3 +223,12 @@ def test_the_example_in_the_docs_is_real_output(capsys, at_repo_root):
     assert cli.main(argv) == 0
     shown = capsys.readouterr().out
     assert f"`cnndsl {' '.join(argv)}`:\n\n```\n{shown}```" in (ROOT / "docs" / "diff.md").read_text()
+
+
+def test_networks_too_large_to_compile_still_compare(tmp_path, capsys):
+    # 192 x 10^9 weights (768 GB): `compile` refuses (E0705); `diff` lists the weights without drawing them
+    path = tmp_path / "big.cnn"
+    path.write_text("network N(n=1000000000) {\n  input x: [3, 8, 8]\n  flatten\n  dense(n)\n}\n")
+    result = run_json(capsys, "diff", str(path), "--set-b", "n=10")
+    assert result["totals"]["params"]["a"] == 192 * 10**9 + 10**9  # 192 inputs * n outputs + n biases
+    assert result["transferable"] == [] and result["tensors"] == {"a": 2, "b": 2}

@@ -149,13 +149,20 @@ def _renamed(nodes: list, keys_a: dict, keys_b: dict) -> list[dict]:
 def tensors(network) -> dict[str, tuple]:
     """{state_dict key: shape} of the network's weights, as `compile --weights` names them.
 
-    Nothing is drawn: the weights are listed, not made (no `onnx` import either).
+    Nothing is drawn: a skeleton model lists each weight as a graph input of its shape
+    (no memory check, so networks too large to compile still compare; no `onnx` import).
     """
     from ..backends.onnx import assemble
     from ..backends.weightfiles import slots
 
-    _, pending = assemble(network)
+    model, _ = assemble(network, skeleton=True)
+    weights = model.graph.input[len(network.graph.inputs) :]
+    pending = [(info.name, _dims(info), None) for info in weights]
     return {slot.key: tuple(slot.shape) for slot in slots(network, pending)}
+
+
+def _dims(info) -> tuple:
+    return tuple(dim.dim_value for dim in info.type.tensor_type.shape.dim)
 
 
 # -- the table ------------------------------------------------------------------------------------
