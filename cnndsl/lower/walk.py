@@ -10,6 +10,7 @@ that turns an error into a poisoned value).
 from __future__ import annotations
 
 from .. import syntax as syn
+from ..assertions import pending_assertion
 from ..errors import CnnError, Collector, Span, did_you_mean, error
 from ..evaluate import UNKNOWN, Poisoned, Scope, evaluate
 from ..graph import Graph, Node, Value
@@ -45,6 +46,9 @@ class Walk:
                 raise limits.too_many_steps(statement)
             if type(statement) is syn.Let:  # bound for the rest of this body (lower/conditions.py)
                 env = self.let(statement, env)
+                continue
+            if type(statement) is syn.Assert:  # checked after the passes (cnndsl/assertions.py)
+                self.graph.assertions.append(pending_assertion(statement, env))
                 continue
             current = self.guarded(statement, env, lambda s=statement, c=current, e=env: self.statement(s, c, e))
         return current

@@ -81,7 +81,7 @@ def _lower(program, name, overrides, unset, from_program):
     for value in range(FIRST_TRY, FIRST_TRY + (TRIES if unset else 1)):
         chosen = {v: (value, Span("<representative size>", 1, 1)) for v in unset}
         try:
-            net = from_program(program, name, {**overrides, **chosen})
+            net = from_program(program, name, {**overrides, **chosen}, sized=not unset)
         except CnnError as exc:
             first = first or exc
             if not unset or any(d.code not in SHAPE_CODES for d in exc.diagnostics):
