@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[program], help="report errors only")
     check.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    _assert_option(check)
     check.set_defaults(run=_command("check"))
 
     report = commands.add_parser("report", parents=[program], help="shapes, parameters, cost and receptive fields")
@@ -99,7 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     _viz_command(commands, program)
     _editor_commands(commands, common)
     _import_command(commands, common)
+    _sizes_command(commands, program)
+    _diff_command(commands, common)
     return parser
+
+
+def _sizes_command(commands, program) -> None:
+    """`sizes`: the valid input sizes, exactly (cnndsl/sizes/, docs/sizes.md)."""
+    sizes = commands.add_parser("sizes", parents=[program], help="which input sizes are valid")
+    sizes.add_argument("--range", metavar="LO..HI", help="list the valid sizes in LO..HI (default 1..1024)")
+    sizes.add_argument("--near", type=_count(1), metavar="N", help="name the nearest valid sizes to N")
+    sizes.add_argument("--format", choices=("table", "json"), default="table")
+    sizes.set_defaults(run=_command("sizes"))
 
 
 def _render_parser(commands, program) -> None:
@@ -151,6 +163,34 @@ def _import_command(commands, common) -> None:
     import_.add_argument("--weights", metavar="FILE", help="Darknet .weights to read with a .cfg")
     import_.add_argument("--weights-out", metavar="PATH", help="write the weights as .safetensors for --weights")
     import_.set_defaults(run=_command("import_"))
+
+
+def _assert_option(check) -> None:
+    """`check --assert EXPR`: one more assertion about the network's figures (docs/language.md)."""
+    check.add_argument(
+        "--assert",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        dest="assertions",
+        help="also require EXPR of the network's figures, e.g. 'params < 5M' (repeatable)",
+    )
+
+
+def _diff_command(commands, common) -> None:
+    """`diff A.cnn [B.cnn]`: nodes added, removed, changed; totals' deltas; transferable weights (docs/diff.md)."""
+    diff = commands.add_parser("diff", parents=[common], help="compare two networks node by node")
+    diff.add_argument("a", metavar="A", help="a .cnn program")
+    diff.add_argument("b", metavar="B", nargs="?", help="another .cnn program (default: A again, for --set-b)")
+    diff.add_argument("--network", metavar="NAME", help="the network of both files (when they hold several)")
+    diff.add_argument("--network-a", metavar="NAME", help="the network of A")
+    diff.add_argument("--network-b", metavar="NAME", help="the network of B")
+    for flag, dest, side in (("--set", "overrides", "both"), ("--set-a", "set_a", "A"), ("--set-b", "set_b", "B")):
+        diff.add_argument(flag, metavar="NAME=VALUE", action="append", default=[], dest=dest, help=f"override, {side}")
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.add_argument("--depth", type=_depth, metavar="N", help="collapse blocks nested deeper than N")
+    diff.add_argument("-o", "--output", metavar="PATH", help="write to PATH instead of stdout")
+    diff.set_defaults(run=_command("diff"))
 
 
 def _editor_commands(commands, common) -> None:

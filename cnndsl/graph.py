@@ -67,6 +67,7 @@ class Graph:
     values: dict[str, Value] = field(default_factory=dict)
     blocks: dict[tuple, BlockInstance] = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    assertions: list = field(default_factory=list)  # `assert`s to check after the passes (assertions.py)
     _nodes: dict[str, Node] = field(default_factory=dict, repr=False)
     _successors: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _nx: object = field(default=None, repr=False)

@@ -34,10 +34,13 @@ def loads(text: str, network: str | None = None, overrides: dict | None = None, 
     return _compile(load_program(text=text, name=name), network, overrides)
 
 
-def from_program(program: Program, network: str | None = None, overrides: dict | None = None) -> Network:
+def from_program(
+    program: Program, network: str | None = None, overrides: dict | None = None, sized: bool = True
+) -> Network:
     """Compile a loaded program (:func:`cnndsl.loader.load_program`); lowering leaves it unchanged,
-    so one program serves many settings (`cnndsl sweep`)."""
-    return _compile(program, network, overrides)
+    so one program serves many settings (`cnndsl sweep`). `sized=False`: the input sizes are only
+    representative (symbolic sizes), so assertions about size-dependent figures are not checked."""
+    return _compile(program, network, overrides, sized)
 
 
 def parse_overrides(assignments: list[str]) -> dict:
@@ -54,12 +57,16 @@ def parse_overrides(assignments: list[str]) -> dict:
     return overrides
 
 
-def _compile(program: Program, network: str | None, overrides: dict | None) -> Network:
+def _compile(program: Program, network: str | None, overrides: dict | None, sized: bool = True) -> Network:
     name = _choose(program, network)
     normalized = {k: v if isinstance(v, tuple) else (v, Span("<api>", 1, 1)) for k, v in (overrides or {}).items()}
     with _gc_paused():  # the graph is built from many small acyclic objects; collections only cost time
         graph = lower(program, name, normalized)
         peak = analyse(graph)
+        if graph.assertions:
+            from .assertions import check
+
+            check(graph, peak, sized=sized)
     return Network(graph, program, peak)
 
 

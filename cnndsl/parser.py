@@ -21,6 +21,7 @@ from lark.exceptions import UnexpectedInput
 from . import syntax as syn
 from .errors import Span, error
 from .syntax_errors import Brackets, syntax_error
+from .values import sized_value
 
 GRAMMAR_DIRS = (
     Path(__file__).resolve().parent / "_bundled" / "grammars",
@@ -105,6 +106,9 @@ class _Builder(Transformer):
     def let_stmt(self, items):
         return syn.Let(str(items[1]), items[3], self.cover(items), self.tspan(items[1]))
 
+    def assert_stmt(self, items):
+        return syn.Assert(items[1], self.cover(items), syn.names_in(items[1]))
+
     def if_stmt(self, items):
         orelse = else_span = None
         if len(items) > 3:
@@ -149,6 +153,9 @@ class _Builder(Transformer):
         if len(items[0]) > MAX_DIGITS:  # int() refuses very long digit strings; say so here, located
             raise error("E0605", f"a number of {len(items[0]):,} digits is too large", self.cover(items))
         return syn.Literal(int(items[0]), self.cover(items))
+
+    def sized_lit(self, items):  # `5M`, `2.5K`, `64MiB`: a whole number (cnndsl/values.py)
+        return syn.Literal(sized_value(items[0], self.cover(items)), self.cover(items))
 
     def float_lit(self, items):
         return syn.Literal(float(items[0]), self.cover(items))

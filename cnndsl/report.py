@@ -75,7 +75,16 @@ def _cells(row, main: str) -> list[str]:
     label = row.label if row.op != "block" else f"{row.label} (block)"
     file, line, _ = row.source.rsplit(":", 2)
     where = line if file == main else f"{file}:{line}"
-    return [row.name, label, shape_text(row.shape), f"{row.params:,}", f"{row.macs:,}", field_text(row.field), where]
+    return [row.name, label, shape_text(row.shape), count(row.params), count(row.macs), field_text(row.field), where]
+
+
+def count(n) -> str:
+    """12,345; a formula of the input sizes (a symbolic program, docs/sizes.md) as it is."""
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _amount(n) -> str:
+    return f"{n:,} ({human(n)})" if isinstance(n, int) else str(n)
 
 
 def human(n: float, unit: str = "") -> str:
@@ -93,6 +102,13 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _bytes(n) -> str:
+    if isinstance(n, int):
+        return human_bytes(n)
+    text = str(n)  # a formula of the input sizes (docs/sizes.md)
+    return f"{text} B" if len(text) <= 160 else "(a long formula: see --format json)"
+
+
 def _summary_lines(network) -> list[str]:
     t = network.totals
     ins = ", ".join(f"{i['name']} {shape_text(i['shape'])}" for i in network.inputs)
@@ -100,9 +116,9 @@ def _summary_lines(network) -> list[str]:
     return [
         f"Params:      {t['params']:,} ({human(t['params'])})  trainable {t['trainable']:,}  frozen {t['frozen']:,}",
         f"BN state:    {t['state']:,}",
-        f"MACs:        {t['macs']:,} ({human(t['macs'])})",
-        f"FLOPs:       {t['flops']:,} ({human(t['flops'])})",
-        f"Activations: {human_bytes(t['activation_bytes'])} total, peak {human_bytes(t['peak_activation_bytes'])} "
+        f"MACs:        {_amount(t['macs'])}",
+        f"FLOPs:       {_amount(t['flops'])}",
+        f"Activations: {_bytes(t['activation_bytes'])} total, peak {_bytes(t['peak_activation_bytes'])} "
         "(float32, one sample)",
         f"Inputs:      {ins}",
         f"Outputs:     {outs}",

@@ -190,6 +190,34 @@ class Let:
 
 
 @dataclass(frozen=True, slots=True)
+class Assert:
+    """`assert CONDITION`: checked after the analysis passes, about the network's figures
+    (or, inside a block, about each call's); see cnndsl/assertions.py."""
+
+    condition: object
+    span: Span
+    names: tuple = ()  # the bare names in the condition, found once by the parser
+
+
+def names_in(expr) -> tuple:
+    """The bare names an expression mentions, each once, in order."""
+    found: dict = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if type(node) is Name:
+            found[node.name] = None
+            continue
+        for slot in getattr(node, "__slots__", ()):
+            value = getattr(node, slot)
+            if isinstance(value, tuple):
+                stack.extend(reversed(value))
+            elif hasattr(value, "__slots__") and not isinstance(value, Span):
+                stack.append(value)
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
 class If:
     """`if condition { body } else { orelse }`; `orelse` is a body, another `If` (`else if`) or None.
 

@@ -92,6 +92,8 @@ def _too_deep(token: Token, file: str):
 # -- errors ------------------------------------------------------------
 
 _NUMBER = re.compile(r"([0-9]+\.[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[0-9]+([eE][+-]?[0-9]+)?")
+_SIZED = re.compile(r"[0-9]+(\.[0-9]+)?(KiB|MiB|GiB|K|M|G)")
+_SUFFIX_LIKE = re.compile(r"[0-9]+(\.[0-9]+)?([A-Za-z]+)")
 _WORD_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.")
 _DEFINITION_START = re.compile(r"\s*(network|block|import)\b")
 
@@ -171,17 +173,36 @@ def _malformed_number(exc: UnexpectedInput, text: str, file: str):
         end += 1
     word = text[start:end]
     starts_like_number = word[0].isdigit() or (word[0] == "." and word[1:2].isdigit())
-    if not starts_like_number or _NUMBER.fullmatch(word):
+    if not starts_like_number or _NUMBER.fullmatch(word) or _SIZED.fullmatch(word):
         return None
     line = text.count("\n", 0, start) + 1
     column = start - (text.rfind("\n", 0, start) + 1) + 1
     span = Span(file, line, column, line, column + len(word))
+    suffix = _suffix_hint(word)
+    if suffix:
+        return error("E0103", f"malformed number `{word}`: unknown suffix", span, hint=suffix)
     return error(
         "E0103",
         f"malformed number `{word}`",
         span,
         hint="numbers look like `3`, `0.5` or `1e-4`; names start with a letter or `_`",
     )
+
+
+_SUFFIXES = ("K", "M", "G", "KiB", "MiB", "GiB")
+
+
+def _suffix_hint(word: str) -> str:
+    """The hint for `5Q`, `5k`, `64MB`, `5MiBx`: a number followed by letters that look like a suffix."""
+    found = _SUFFIX_LIKE.fullmatch(word)
+    if found is None:
+        return ""
+    letters = found.group(2)
+    if not (len(letters) == 1 and letters not in "xXeE") and letters[0].lower() not in "kmg":
+        return ""
+    known = "suffixes are K, M, G (thousand, million, billion) and KiB, MiB, GiB (1024, 1024², 1024³)"
+    close = [s for s in _SUFFIXES if s.lower() == letters.lower() or s.lower() == letters.lower()[:1] + "ib"]
+    return f"did you mean `{word[: found.start(2)]}{close[0]}`? {known}" if close else known
 
 
 def _end_span(text: str, file: str) -> Span:
@@ -270,6 +291,13 @@ def _misused_keyword(token: Token, span: Span, brackets: Brackets):
             "`else` without `if`",
             span,
             hint="`else { … }` follows the `}` of `if CONDITION { … }`; in an expression write `A if CONDITION else B`",
+        )
+    if token.type == "ASSERT" and not brackets.stack:
+        return error(
+            "E0100",
+            "syntax error: `assert` stands inside a network or block",
+            span,
+            hint="move it into the body of the network (or block) it is about",
         )
     lines = brackets.text.splitlines()
     line = lines[token.line - 1] if token.line is not None and token.line <= len(lines) else ""

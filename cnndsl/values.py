@@ -84,3 +84,29 @@ def format_value(value) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return str(value)
+
+
+SUFFIXES = {"K": 10**3, "M": 10**6, "G": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+"""Number suffixes: `5M` is 5,000,000 (powers of ten, like params and MACs), `64MiB` is 67,108,864
+(powers of two, like memory)."""
+
+
+def sized_value(text: str, span) -> int:
+    """The whole number a suffixed literal stands for: `2.5M` -> 2500000; `1.0001K` is an error (E1321)."""
+    from decimal import Decimal
+
+    from .errors import error
+
+    digits = text.rstrip("KMGiB")
+    suffix = text[len(digits) :]
+    if len(digits) > 100:
+        raise error("E0605", f"a number of {len(digits):,} digits is too large", span)
+    value = Decimal(digits) * SUFFIXES[suffix]
+    if value != value.to_integral_value():
+        raise error(
+            "E1321",
+            f"`{text}` is {value.normalize():f}, not a whole number",
+            span,
+            hint="a number with a suffix (K M G, KiB MiB GiB) must come out whole; write it without the suffix",
+        )
+    return int(value)

@@ -81,13 +81,13 @@ def test_one_second_promise_block_expansion_is_refused_before_unrolling(program,
 
 
 def test_one_second_promise_a_failed_input_is_not_expanded(work):
-    (diagnostic,) = _error("network N { input x: [3, 8, y]; repeat 999999 { relu }; dense(10) }")
+    (diagnostic,) = _error("network N { input x: [3, 8, -1]; repeat 999999 { relu }; dense(10) }")
     assert (diagnostic.code, diagnostic.span.column) == ("E0301", 22)
     assert work["statements"] < 10, work
 
 
 def test_a_failed_input_still_checks_the_repeated_body_once():
-    diagnostics = _error("network N { input x: [3, 8, y]; repeat 999999 { relu -> rleu } }")
+    diagnostics = _error("network N { input x: [3, 8, -1]; repeat 999999 { relu -> rleu } }")
     assert [d.code for d in diagnostics] == ["E0301", "E0210"]
 
 

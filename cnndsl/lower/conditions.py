@@ -106,6 +106,8 @@ class Conditions(Walk):
             return self.if_statement(stmt, current, env, branch=True)
         if type(stmt) is syn.Let:
             raise error("E0237", "a `let` cannot be a branch of a merge", stmt.span, hint="put it before the merge")
+        if type(stmt) is syn.Assert:
+            raise error("E1326", "an `assert` cannot be a branch of a merge", stmt.span, hint="put it after the merge")
         return self.statement(stmt, current, env)
 
     def conditional_merge(self, term: syn.Call, outputs: list):

@@ -10,6 +10,7 @@ that turns an error into a poisoned value).
 from __future__ import annotations
 
 from .. import syntax as syn
+from ..assertions import pending_assertion
 from ..errors import CnnError, Collector, Span, did_you_mean, error
 from ..evaluate import UNKNOWN, Poisoned, Scope, evaluate
 from ..graph import Graph, Node, Value
@@ -20,6 +21,7 @@ from ..values import TensorRef, format_value
 from . import limits
 from .binder import bind_layer
 from .env import CONSTRUCTS, START, Env, check_new_name, poison, reference
+from .sizevars import MAX_SIZE_VALUE, size_variables, unset
 
 
 class Walk:
@@ -32,6 +34,8 @@ class Walk:
         self.graph: Graph | None = None
         self.steps = 0
         self.estimate = limits.Estimate(program.blocks)
+        self.size_vars: dict = {}  # `input x: [3, H, W]`: the size variables, and their values
+        self.sizes: dict = {}
 
     # -- statements ---------------------------------------------------------------------
     def body(self, statements, current, env: Env):
@@ -42,6 +46,9 @@ class Walk:
                 raise limits.too_many_steps(statement)
             if type(statement) is syn.Let:  # bound for the rest of this body (lower/conditions.py)
                 env = self.let(statement, env)
+                continue
+            if type(statement) is syn.Assert:  # checked after the passes (cnndsl/assertions.py)
+                self.graph.assertions.append(pending_assertion(statement, env))
                 continue
             current = self.guarded(statement, env, lambda s=statement, c=current, e=env: self.statement(s, c, e))
         return current
@@ -92,7 +99,7 @@ class Walk:
             raise error(
                 "E0224", "`input` is only allowed in a network", stmt.span, hint="a block receives its input as `in`"
             )
-        shape = evaluate(stmt.shape, env.expressions(self.graph))
+        shape = evaluate(stmt.shape, self._input_scope(stmt, env))
         dims = shape if isinstance(shape, list) else [shape]
         if len(dims) not in (1, 3) or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
             raise error(
@@ -110,6 +117,18 @@ class Walk:
         self.graph.inputs.append(stmt.name)
         self.bind(stmt.name, stmt.name_span, stmt.name, env)
         return stmt.name
+
+    def _input_scope(self, stmt: syn.Input, env: Env) -> Scope:
+        """The scope of an input's shape: the network's names and the values of its size variables."""
+        scope = env.expressions(self.graph)
+        if self.size_vars is None:
+            raise Poisoned()
+        for variable in self.size_vars.values():
+            if variable.name not in self.sizes and any(place[0] == stmt.name for place in variable.places):
+                raise unset(variable)
+            if variable.name in self.sizes and self.sizes[variable.name] is None:
+                raise Poisoned()
+        return Scope({**scope.variables, **self.sizes}, scope.tensors) if self.sizes else scope
 
     def output(self, stmt: syn.Output, current, env: Env):
         if env.in_block:
@@ -236,7 +255,7 @@ class Walk:
     # -- the network ----------------------------------------------------------------------
     def network(self, definition: syn.Definition, overrides: dict) -> Graph:
         self.graph = Graph(definition.name)
-        variables = self._network_parameters(definition, overrides)
+        variables = self._network_parameters(definition, self._size_values(definition, overrides))
         env = Env(variables, {})
         current = START
         try:
@@ -260,6 +279,22 @@ class Walk:
         if not graph.outputs and current not in (None, START):
             graph.outputs["output"] = current
             graph.values["output"] = Value("output", current, graph[current].span)
+
+    def _size_values(self, definition, overrides: dict) -> dict:
+        """Take the values of the size variables (`--set H=224`) out of `overrides`; return the rest."""
+        names = {p.name for p in definition.params} | set(self.file_names()) | set(self.program.blocks)
+        self.size_vars = self.attempt(lambda: size_variables(definition, names))  # None: reported (E1301)
+        rest = {}
+        for name, (value, span) in overrides.items():
+            if name not in (self.size_vars or ()):
+                rest[name] = (value, span)
+            elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE_VALUE:
+                message = f"the size `{name}` must be a whole number from 1 to {MAX_SIZE_VALUE:,}"
+                self.errors.add(error("E1302", f"{message}, got {format_value(value)}", span))
+                self.sizes[name] = None  # reported: the input is poisoned, so nothing fails again
+            else:
+                self.sizes[name] = value
+        return rest
 
     def _network_parameters(self, definition, overrides: dict) -> dict:
         names = {p.name for p in definition.params}

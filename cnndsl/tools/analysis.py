@@ -79,11 +79,26 @@ def analyse(path: str, text: str) -> Analysis:
         try:
             network = _compile(result.program, name, None)
         except CnnError as exc:
-            result.diagnostics += exc.diagnostics
-            continue
+            network, diagnostics = _symbolic(result.program, name, exc)
+            result.diagnostics += diagnostics
+            if network is None:
+                continue
         result.networks.append(network)
         result.diagnostics += network.warnings
     return result
+
+
+def _symbolic(program, name: str, exc: CnnError) -> tuple:
+    """(network, diagnostics) of a program with size variables (`[3, H, W]`, docs/sizes.md): lowered at a
+    representative size, as `cnndsl check` does; (None, the diagnostics of `exc`) for any other failure."""
+    from ..sizes.symbolic import load, unset_sizes
+
+    if not unset_sizes(exc):
+        return None, exc.diagnostics
+    try:
+        return load(program, name, {}).network, []
+    except CnnError as again:
+        return None, again.diagnostics
 
 
 def _parse_only(result: Analysis) -> None:

@@ -23,7 +23,7 @@ CONSTRUCTS = {
     "mul": "branches multiplied",
     "frozen": "the body's parameters are not trained",
 }
-KEYWORDS = ("network", "block", "import", "input", "output", "repeat", "in", "let", "fn", "if", "else")
+KEYWORDS = ("network", "block", "import", "input", "output", "repeat", "in", "let", "fn", "if", "else", "assert")
 
 
 # -- hover -----------------------------------------------------------------------------
