@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .records import dataclass as record  # frozen, slotted, cheaper to define
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class Span:
     """A region of a source file: 1-based line and column, end exclusive."""
 
@@ -31,7 +33,7 @@ class Span:
         return 1
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Label:
     span: Span
     message: str
