@@ -7,12 +7,11 @@ too often is refused at once instead of after minutes of expansion.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import syntax as syn
 from ..errors import CnnError, Diagnostic, error
 from ..evaluate import Poisoned, Scope, evaluate
 from ..layers import LAYERS
+from .env import evolve
 
 MAX_NODES = 1_000_000
 MAX_STEPS = 2 * MAX_NODES  # statements lowered, counting every repetition: bounds the work of empty bodies
@@ -34,7 +33,7 @@ def deeper(env, term):
                 hint="flatten the structure; nesting this deep is almost certainly unintended",
             )
         )
-    return replace(env, depth=env.depth + 1)
+    return evolve(env, depth=env.depth + 1)
 
 
 def too_many_steps(statement) -> Limit:
