@@ -43,6 +43,8 @@ class Field:
 
 
 def _plain(value):
+    if type(value) is int:  # the common case, without building a Fraction
+        return value
     value = Fraction(value)
     return int(value) if value.denominator == 1 else float(value)
 
