@@ -46,6 +46,8 @@ def dataclass(cls=None, /, *, frozen: bool = True, slots: bool = True):
 
 
 def _record(cls):
+    if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+        raise TypeError(f"{cls.__name__}: a record does not inherit fields; use dataclasses.dataclass")
     names = tuple(cls.__dict__.get("__annotations__", {}))
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
     body = {key: value for key, value in cls.__dict__.items() if key not in defaults}

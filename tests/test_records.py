@@ -64,3 +64,15 @@ def test_every_syntax_class_is_a_dataclass():
         assert tuple(f.name for f in dataclasses.fields(cls)) == cls.__slots__ == cls.__match_args__
     node = syntax.FunCall("max", (syntax.Literal(1, None),), None, keywords=(syntax.Name("a", None),))
     assert pickle.loads(pickle.dumps(node)) == node
+
+
+def test_inherited_fields_are_refused_not_dropped():
+    @record(frozen=True, slots=True)
+    class Base:
+        a: int
+
+    with pytest.raises(TypeError, match="does not inherit fields"):
+
+        @record(frozen=True, slots=True)
+        class Derived(Base):
+            b: int
