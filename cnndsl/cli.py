@@ -104,35 +104,6 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_named(argv: list[str]) -> str | None:
-    """The command word of `argv` (the first word that is not an option or an option's value)."""
-    takes_value = {"--color", "--diagnostics"}
-    for previous, word in zip([None, *argv], argv):
-        if word == "--" or word in ("-h", "--help", "--version"):
-            return None
-        if not word.startswith("-") and previous not in takes_value:
-            return word
-    return None
-
-
-def _only(wanted: str | None):
-    """A `parser_class` for the commands: a real parser for `wanted` (all when None), else a stand-in."""
-
-    def make(**kwargs):
-        if wanted is None or kwargs.get("prog", "").split()[-1:] == [wanted]:
-            return argparse.ArgumentParser(**kwargs)
-        return _Unbuilt()
-
-    return make
-
-
-class _Unbuilt:
-    """A command that is not run: accepts the calls that would build its options, and ignores them."""
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self
-
-
 def _render_parser(commands, program) -> None:
     """`cnndsl render`: both styles, graph (Graphviz) and blocks (3D boxes)."""
     render_ = commands.add_parser("render", parents=[program], help="draw the architecture (Graphviz, or 3D blocks)")
@@ -275,6 +246,35 @@ def _command(name: str):
         return importlib.import_module(f"cnndsl.commands.{name}").command(args)
 
     return run
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command word of `argv` (the first word that is not an option or an option's value)."""
+    takes_value = {"--color", "--diagnostics"}
+    for previous, word in zip([None, *argv], argv):
+        if word == "--" or word in ("-h", "--help", "--version"):
+            return None
+        if not word.startswith("-") and previous not in takes_value:
+            return word
+    return None
+
+
+def _only(wanted: str | None):
+    """A `parser_class` for the commands: a real parser for `wanted` (all when None), else a stand-in."""
+
+    def make(**kwargs):
+        if wanted is None or kwargs.get("prog", "").split()[-1:] == [wanted]:
+            return argparse.ArgumentParser(**kwargs)
+        return _Unbuilt()
+
+    return make
+
+
+class _Unbuilt:
+    """A command that is not run: accepts the calls that would build its options, and ignores them."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
 
 
 def _print_diagnostics(diagnostics, args) -> None:
