@@ -1,6 +1,10 @@
 """Every speed goal in one run: prints the tables of docs/benchmarks.md.
 
-    python benchmarks/run_all.py [--runs 7] [--quick] [--write docs/benchmarks-run.md]
+    python benchmarks/run_all.py [--runs 7] [--quick] [--write docs/benchmarks-run.md] [--python VENV/bin/python]
+
+`--python` runs every command with another interpreter: a fresh virtual environment
+made by `benchmarks/make_venv.py` (pinned or `--newest` dependencies), whose versions
+the table then names.
 
 Whole-process wall times on this machine (median of `--runs` fresh processes, with
 the spread as min..max), side by side with what users would run instead where a
@@ -11,9 +15,7 @@ as such, never guessed. Not part of the test suite: no timing is asserted anywhe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import importlib.metadata
 import os
 import platform
 import statistics
@@ -143,11 +145,15 @@ def render_huge(folder: str, blocks: int) -> list[list[str]]:
 
 
 def versions() -> str:
-    found = []
-    for name in VERSIONS:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(f"{name} {importlib.metadata.version(name)}")
-    return ", ".join(found)
+    """The installed versions of VERSIONS, as the interpreter that runs the commands sees them."""
+    script = (
+        "import contextlib, importlib.metadata as m\n"
+        f"for name in {VERSIONS!r}:\n"
+        "    with contextlib.suppress(m.PackageNotFoundError):\n"
+        "        print(name, m.version(name))\n"
+    )
+    done = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, env=ENV)
+    return ", ".join(done.stdout.split("\n")[:-1]) if done.returncode == 0 else "unknown"
 
 
 def machine() -> str:
@@ -170,14 +176,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per timing (median)")
     parser.add_argument("--quick", action="store_true", help="smaller scaling run (1,000 and 2,000 blocks)")
     parser.add_argument("--write", help="also write the printed Markdown to this file")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter to run (e.g. a venv's python)")
     args = parser.parse_args()
+    global PYTHON
+    PYTHON = args.python
     blocks = [1000, 2000] if args.quick else [1000, 2000, 5000, 10000]
     with tempfile.TemporaryDirectory() as folder:
         rows = startup(args.runs) + report_vs_torchinfo(args.runs) + compile_vs_torch(args.runs, folder)
         rows += report_scaling(folder, blocks) + render_huge(folder, 14286)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Run `python benchmarks/run_all.py --runs {args.runs}` on {stamp}.",
+        f"Run `python benchmarks/run_all.py --runs {args.runs}` on {stamp}"
+        + (f", with `--python {args.python}`." if args.python != sys.executable else "."),
         "",
         f"Machine: {machine()}. Versions: {versions()}.",
         "",

@@ -8,11 +8,12 @@ reported together).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
+from .records import dataclass as record  # frozen, slotted, cheaper to define
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class Span:
     """A region of a source file: 1-based line and column, end exclusive."""
 
@@ -32,7 +33,7 @@ class Span:
         return 1
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Label:
     span: Span
     message: str
@@ -106,6 +107,8 @@ def error(code: str, message: str, span: Span | None = None, **extra) -> CnnErro
 
 def did_you_mean(word: str, choices) -> str:
     """A hint naming the closest choice, or '' when none is close."""
+    import difflib  # only when a name is wrong: its import (heapq, re) is not part of every start
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else ""
 

@@ -14,14 +14,16 @@ All arithmetic here is closed-form: no loop runs over a kernel or stride value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from math import gcd
+
+from .records import dataclass as record  # frozen, slotted, cheaper to define
 
 Pair = tuple  # (height, width)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Field:
     size: Pair
     stride: Pair
@@ -41,6 +43,8 @@ class Field:
 
 
 def _plain(value):
+    if type(value) is int:  # the common case, without building a Fraction
+        return value
     value = Fraction(value)
     return int(value) if value.denominator == 1 else float(value)
 

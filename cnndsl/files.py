@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
 import stat
-import tempfile
-import threading
 from pathlib import Path
 
 from .errors import SOURCES, usage_error
@@ -84,6 +80,8 @@ def atomic_path(path: str | os.PathLike, rewrite_source: bool = False):
         return
     folder = target.parent if str(target.parent) else Path(".")
     remove_stale(folder, target.name)
+    import tempfile  # here, not at the top: reading a program (every command) writes nothing
+
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(target.name), suffix=".tmp")
     except FileNotFoundError:
@@ -127,6 +125,8 @@ def remove_stale(folder: Path, name: str) -> None:
             if entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
             if entry.is_dir(follow_symlinks=False):
+                import shutil
+
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
                 os.unlink(entry.path)
@@ -145,6 +145,9 @@ def _running(pid: int) -> bool:
 @contextlib.contextmanager
 def _terminate_cleanly():
     """Within the block SIGTERM raises SystemExit (exit 143), so `finally` clauses remove temporaries."""
+    import signal
+    import threading
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return

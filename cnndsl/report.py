@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 
@@ -12,8 +13,18 @@ NUMERIC = {"Params", "MACs"}
 
 
 def render(network, format: str = "table", depth: int | None = None, colour: bool = False) -> str:
+    enabled = gc.isenabled()
+    gc.disable()  # rows and text are many small acyclic objects: collections would only cost time
+    try:
+        return _render(network, format, depth, colour)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _render(network, format: str, depth: int | None, colour: bool) -> str:
     if format == "json":
-        return json.dumps(json_report(network, depth), indent=2)
+        return json_text(json_report(network, depth))
     if format == "csv":
         return _csv(network, depth)
     if format == "markdown":
@@ -34,6 +45,19 @@ def json_report(network, depth: int | None = None) -> dict:
         "nodes": [_json_row(row) for row in network.rows(depth)],
         "warnings": [w.to_json() for w in network.warnings],
     }
+
+
+def json_text(report: dict) -> str:
+    """The JSON report indented by 2, each node on one line: as readable, and json's C encoder
+    writes a row 5x faster than its indenting Python one (3 s of a 70,000-node report)."""
+    parts = []
+    for key, value in report.items():
+        if key == "nodes" and value:
+            rows = ",\n".join("    " + json.dumps(row) for row in value)
+            parts.append(f'  "nodes": [\n{rows}\n  ]')
+        else:  # JSON text holds no raw line breaks: indenting every line is safe
+            parts.append(f"  {json.dumps(key)}: " + json.dumps(value, indent=2).replace("\n", "\n  "))
+    return "{\n" + ",\n".join(parts) + "\n}"
 
 
 def _json_row(row) -> dict:

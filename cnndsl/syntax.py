@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import Span
+from .records import dataclass  # frozen, slotted dataclasses, cheaper to define (records.py)
 
 # -- expressions ----------------------------------------------------------------
 

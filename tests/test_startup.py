@@ -76,3 +76,10 @@ def test_run_does_not_import_the_onnx_package(tmp_path):
     """`run FILE.cnn` opens the model from memory: onnxruntime, not the onnx package."""
     argv = ["run", str(ARCHITECTURES / "lenet5.cnn")]
     assert _imported_by(argv, tmp_path, ("onnx", "ml_dtypes", "graphviz", "networkx", "torch")) == []
+
+
+def test_check_imports_no_module_it_does_not_use(tmp_path):
+    """Start-up (docs/benchmarks.md): `did you mean` (difflib) loads only when a name is wrong
+    (dataclasses, which check does use, shows that the probe sees imports)."""
+    argv = ["check", str(ARCHITECTURES / "lenet5.cnn")]
+    assert _imported_by(argv, tmp_path, ("difflib", "dataclasses")) == ["dataclasses"]

@@ -7,7 +7,6 @@ the library and returns an exit code. Errors are raised as
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -35,6 +34,8 @@ def print_diagnostics(diagnostics, args) -> None:
     if not diagnostics:
         return
     if getattr(args, "diagnostics", "text") == "json":
+        import json  # only here: `check` and `report --format table` never need it
+
         print(json.dumps({"diagnostics": [d.to_json() for d in diagnostics]}, indent=2), file=sys.stderr)
         return
     use_colour = colour(args, sys.stderr)

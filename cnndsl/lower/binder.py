@@ -173,12 +173,20 @@ def _parameter(signature: Signature, call, arg, position: int, given: dict) -> s
     return arg.name
 
 
+_SIGNATURES: dict = {}
+"""LayerSignature by (layer kind, the name it is called by): made once, they never change."""
+
+
 def bind_layer(cls: type[Layer], call: syn.Call, scope: Scope, resolve=None) -> Layer:
     """The layer a call makes: arguments matched to `cls.arguments`, converted, checked.
 
     Tensor arguments (`like=NAME`, see `Layer.tensor_args`) become TensorRefs in the attributes.
     """
-    values, tensors, given = bind(LayerSignature(cls, call.name), call, scope, resolve)
+    try:
+        signature = _SIGNATURES[cls, call.name]
+    except KeyError:
+        signature = _SIGNATURES[cls, call.name] = LayerSignature(cls, call.name)
+    values, tensors, given = bind(signature, call, scope, resolve)
     layer = cls({**{cls.arguments[i].key: values[a.name] for i, a in enumerate(cls.arguments)}, **tensors})
     check = getattr(layer, "check", None)
     if check is not None:

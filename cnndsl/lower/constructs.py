@@ -13,7 +13,7 @@ from ..layers.args import choice
 from . import limits
 from .binder import bind_block
 from .conditions import ABSENT, Conditions
-from .env import Env
+from .env import Env, evolve
 
 
 class Lowering(Conditions):
@@ -156,7 +156,7 @@ class Lowering(Conditions):
         for i in range(count):
             nodes, steps = len(self.graph), self.steps
             variables = {**env.variables, term.var: i} if term.var else env.variables
-            current = self.body(term.body, current, replace(inner, variables=variables))
+            current = self.body(term.body, current, evolve(inner, variables=variables))
             if len(self.errors.diagnostics) > errors_before:
                 return None  # the body is wrong: its other repetitions would only repeat the errors
             if i == 0:

@@ -7,12 +7,11 @@ too often is refused at once instead of after minutes of expansion.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .. import syntax as syn
 from ..errors import CnnError, Diagnostic, error
 from ..evaluate import Poisoned, Scope, evaluate
 from ..layers import LAYERS
+from .env import evolve
 
 MAX_NODES = 1_000_000
 MAX_STEPS = 2 * MAX_NODES  # statements lowered, counting every repetition: bounds the work of empty bodies
@@ -34,7 +33,7 @@ def deeper(env, term):
                 hint="flatten the structure; nesting this deep is almost certainly unintended",
             )
         )
-    return replace(env, depth=env.depth + 1)
+    return evolve(env, depth=env.depth + 1)
 
 
 def too_many_steps(statement) -> Limit:
@@ -104,6 +103,7 @@ class Estimate:
     def __init__(self, blocks: dict):
         self.blocks = blocks
         self.sizes: dict[str, int] = {}
+        self.bodies: dict[tuple, tuple] = {}  # check_body's sums: (statements, nodes) by _body_key
 
     def statements(self, statements, variables: dict, blocks: tuple = ()) -> int:
         total = 0
@@ -176,6 +176,10 @@ class Estimate:
         as the walk would when it reached it — but without first expanding
         everything before it (`block B { repeat 300000 { relu } }` called four times).
         """
+        key = self._body_key(statements, variables)
+        known = self.bodies.get(key) if key is not None else None
+        if known is not None and known[0] is statements and graph_nodes + known[1] <= MAX_NODES:
+            return  # this body with these values was summed before, and fits (sizes only add)
         total = graph_nodes
         for stmt in statements:
             chain = stmt if type(stmt) is syn.Chain else getattr(stmt, "chain", None)
@@ -187,6 +191,18 @@ class Estimate:
                 if type(term) is syn.Call and term.name in self.blocks:
                     raise block_too_large(term)
                 return  # a repeat checks itself before it unrolls; a layer stops the walk at its node
+        if key is not None:
+            self.bodies[key] = (statements, total - graph_nodes)
+
+    @staticmethod
+    def _body_key(statements, variables: dict):
+        """A key for check_body's sum (a block's body is checked at every call: sum it once)."""
+        key = id(statements), _frozen(variables)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable value: not cached
+            return None
+        return key
 
 
 def _known(expr, variables: dict):
