@@ -60,7 +60,9 @@ def _compile(program: Program, network: str | None, overrides: dict | None) -> N
     with _gc_paused():  # the graph is built from many small acyclic objects; collections only cost time
         graph = lower(program, name, normalized)
         peak = analyse(graph)
-    return Network(graph, program, peak)
+    network = Network(graph, program, peak)
+    network.overrides = {k: v for k, (v, _) in normalized.items()}  # the PyTorch module's defaults (to_torch)
+    return network
 
 
 @contextlib.contextmanager

@@ -321,5 +321,16 @@ def _identifier(name: str) -> str:
 
 
 def generate(network) -> str:
-    """The PyTorch module source of `network`."""
-    return Writer(network).module()
+    """The PyTorch module source of `network`: parametric (one class per block, the network's
+    parameters as keyword arguments), or, for a program with a construct that has no
+    parametric form, the literal module of this compilation, with a note saying why."""
+    from .parametric import generate as parametric
+    from .pyexpr import Unsupported
+
+    try:
+        return parametric(network, getattr(network, "overrides", {}))
+    except Unsupported as exc:
+        reason = str(exc)
+    source = Writer(network).module()
+    note = f"# Literal form, every number as compiled: no parametric form for\n# {reason}\n"
+    return note + source
