@@ -195,6 +195,7 @@ class ModuleWriter:
         if not network and not walker.uses_in:
             forward = [[d, re.sub(r"\bx_in\b", "x", t) if t else t] for d, t in forward]
             forward = [[d, t] for d, t in forward if t != "x = x"]
+        forward = _prune([[d, t] for d, t in forward if t is not None])
         stored, prologue = self.stored(definition, names, forward, init, walker)
         where = self.where(definition.span)
         kind = "network" if network else "block"

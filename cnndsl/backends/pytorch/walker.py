@@ -370,7 +370,8 @@ class Walker:
         value = term.args[0].value
         if type(value) is syn.Name and value.name not in self.names.variables:
             return "" if value.name == "project" else None
-        return f'{translate(value, self.names)} == "project"'
+        source = translate(value, self.names)
+        return f'{f"({source})" if " " in source else source} == "project"'
 
     def projection(self, term, depth: int, current: Value, body: Value, condition: str) -> Value:
         stride = product(stride_of(term.body or (), self.module.program, self.names))

@@ -1,0 +1,135 @@
+"""The generated PyTorch module is parametric: one class per block with the block's parameters,
+the network's parameters as keyword arguments, `repeat` as a loop, `if` as an `if`. Instances
+built with other keyword arguments match what cnndsl compiles with the same `--set`."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import ARCHITECTURES, SHARED
+
+import cnndsl
+from cnndsl.backends.onnx import assemble
+from cnndsl.backends.pytorch import class_name
+from cnndsl.backends.weightfiles import save_safetensors, slots
+from cnndsl.cli import main
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'cnndsl[torch]')")
+
+
+def module_class(source: str):
+    namespace: dict = {"__name__": "generated"}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - cnndsl's own output
+    return namespace[class_name(source)]
+
+
+def test_resnet50_has_a_class_per_block_a_loop_and_keyword_defaults():
+    source = cnndsl.load(str(ARCHITECTURES / "resnet50.cnn")).to_pytorch_source()
+    classes = re.findall(r"^class (\w+)\(nn\.Module\):", source, re.MULTILINE)
+    assert classes == ["Bottleneck", "Stage", "ResNet50"]
+    assert "def __init__(self, in_channels, width, stride=1, shortcut=\"identity\"):" in source
+    assert "def __init__(self, classes=1000):" in source
+    assert re.search(r'for i in range\(blocks - 1\):.*\n.*add_module\(f"Bottleneck\{i \+ 2\}"', source)
+    torchvision = pytest.importorskip("torchvision")
+    with torch.device("meta"):
+        ours = module_class(source)(classes=10)
+        theirs = torchvision.models.resnet50(num_classes=10)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(ours) == count(theirs) == 23_528_522  # torchvision's figure for 10 classes
+    assert ours.Stage3.Bottleneck6.conv2.stride == (1, 1) and ours.Stage3.Bottleneck1.conv2.stride == (2, 2)
+
+
+PROGRAM = """fn half(v) = v // 2
+
+block Unit(width, act=relu, shortcut=identity) {
+  residual(shortcut=shortcut) {
+    conv(width, 3, pad=1, bias=false) -> bn
+    if act == relu { relu } else if act == silu { silu } else { tanh }
+  }
+}
+
+block Mixer(width) {
+  concat {
+    conv(half(width), 1)
+    maxpool(3, stride=1, pad=1) -> conv(width - half(width), 1)
+  }
+}
+
+network Small(depth=2, wide=false, classes=3) {
+  input image: [3, 10, 10]
+  let width = 12 if wide else 8
+  conv(width, 3, pad=1) -> relu
+  repeat depth as i {
+    Unit(width + 4 * i, act=relu if i % 2 == 0 else silu, shortcut=project if i > 0 else identity)
+  }
+  if wide { Mixer(width * 2) -> relu } else { conv(width, 1) }
+  Unit(6, act=tanh, shortcut=project)
+  gap -> flatten
+  output logits = dense(classes)
+}
+"""
+
+SETTINGS = [{}, {"depth": 3}, {"depth": 0, "wide": True}, {"depth": 4, "wide": True, "classes": 5}]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    (folder / "small.cnn").write_text(PROGRAM)
+    return folder
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "defaults")
+def test_keyword_arguments_build_what_set_compiles(settings, small):
+    ort = pytest.importorskip("onnxruntime")
+    path = small / "small.cnn"
+    source = cnndsl.load(str(path)).to_pytorch_source()
+    assert not source.startswith("#") and "for i in range(depth):" in source and "if wide:" in source
+    torch.manual_seed(0)
+    module = module_class(source)(**settings).eval()
+    with torch.no_grad():  # batch-norm statistics away from 0 and 1, so a misplaced tensor shows
+        for key, tensor in module.state_dict().items():
+            if key.endswith(("running_mean", "running_var")):
+                tensor.copy_(torch.rand(tensor.shape) + 0.5)
+    text = {True: "true", False: "false"}
+    sets = [f"--set={k}={text.get(v, v) if isinstance(v, bool) else v}" for k, v in settings.items()]
+    weights, model = small / f"w{len(sets)}.safetensors", small / f"m{len(sets)}.onnx"
+    save_safetensors({k: v.numpy() for k, v in module.state_dict().items()}, str(weights))
+    assert main(["compile", str(path), *sets, "--weights", str(weights), "-o", str(model)]) == 0
+    net = cnndsl.load(str(path), overrides=settings)
+    assert sum(p.numel() for p in module.parameters()) == net.totals["params"]
+    x = np.random.default_rng(0).standard_normal((2, 3, 10, 10), dtype=np.float32)
+    (expected,) = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    assert got.shape == expected.shape == (2, settings.get("classes", 3))
+    assert float(np.abs(got - expected).max()) <= 1e-4 * max(1.0, float(np.abs(expected).max()))
+
+
+def test_set_values_become_the_defaults(small):
+    net = cnndsl.load(str(small / "small.cnn"), overrides={"depth": 3})
+    source = net.to_pytorch_source()
+    assert "def __init__(self, depth=3, wide=False, classes=3):" in source
+    module = net.to_torch(initial=False)
+    assert sum(p.numel() for p in module.parameters()) == net.totals["params"]
+
+
+def programs() -> list:
+    paths = sorted(ARCHITECTURES.glob("*.cnn"))
+    return paths + sorted(p for p in SHARED.glob("examples*/*.cnn"))
+
+
+@pytest.mark.parametrize("path", programs(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_state_dict_keys_and_shapes_are_those_compile_reads(path):
+    """Every zoo network and shared example: parametric, and its module (built on the meta device,
+    without memory) has exactly the tensors `compile --weights` reads, in their shapes."""
+    net = cnndsl.load(str(path))
+    source = net.to_pytorch_source()
+    assert not source.startswith("# Literal"), source.splitlines()[1]
+    with torch.device("meta"):
+        module = module_class(source)()
+    ours = {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+    _, pending = assemble(net, 0)
+    assert ours == {s.key: s.shape for s in slots(net, pending)}
