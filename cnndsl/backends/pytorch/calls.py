@@ -73,6 +73,9 @@ def layer_code(term: syn.Call, cls, names: Names, static: dict, channels: str, i
     texts = [_replace_sentinels(b, run, dynamic) for run, b in enumerate(builds)]
     if texts[0] != texts[1]:
         raise Unsupported(f"`{term.name}` at line {term.span.line}: an argument is transformed, not passed through")
+    for shape in {(i.input_shape[2:], i.shape[2:]): i for i in instances[1:]}.values():
+        if _replace_sentinels(_build(term, cls, static, dynamic, 0, [shape]), 0, dynamic) != texts[0]:
+            raise Unsupported(f"`{term.name}` at line {term.span.line}: its form depends on the image size")
     layer, torch, _ = builds[0]
     exprs = {f"\x00a{k}\x00": source for k, (source, _) in dynamic.items()}
     exprs["\x00c\x00"] = channels
@@ -165,6 +168,10 @@ def _out_channels(layer, builds, out_text, fill, channels: str, instances: list)
     ratio = ratios.pop()
     if ratio == 1:
         return channels
+    if layer.kind == "flatten" and instances and len(instances[0].input_shape) == 4:
+        height, width = instances[0].input_shape[2:]
+        if ratio == height * width:
+            return f"{_atom(channels)} * {height} * {width}"
     if ratio.denominator == 1:
         return f"{_atom(channels)} * {ratio.numerator}"
     if ratio.numerator == 1:
