@@ -71,7 +71,7 @@ class Walker:
         self.forward: list = []
         self.counters: dict[str, Counter] = {}
         self.tensors: dict[str, Value] = {}
-        self.frozen = False
+        self.in_frozen = False
         self.frozen_norms: list[str] = []
         self.outputs: list[str] = []
         self.taken = set(taken)
@@ -212,7 +212,7 @@ class Walker:
             raise Unsupported(f"`{term.name}` with a body")
         extra = [self.tensor_argument(arg) for arg in term.args if arg.name in cls.tensor_args]
         instances = self.module.instances(term.span)
-        code = layer_code(term, cls, self.names, self.module.static, current.channels, instances, self.frozen)
+        code = layer_code(term, cls, self.names, self.module.static, current.channels, instances, self.in_frozen)
         self.module.use(code)
         name, static = self.next_name(term.name, depth)
         reference = "{m}"
@@ -347,11 +347,11 @@ class Walker:
         return Value(target, channels)
 
     def frozen(self, term: syn.Call, depth: int, current: Value, target: str) -> Value:
-        outer, self.frozen = self.frozen, True
+        outer, self.in_frozen = self.in_frozen, True
         try:
             return self.body(term.body or (), depth, current, target)
         finally:
-            self.frozen = outer
+            self.in_frozen = outer
 
     def residual(self, term: syn.Call, depth: int, current: Value, target: str) -> Value:
         project = self.shortcut(term)
@@ -388,7 +388,7 @@ class Walker:
         conv = self.attach(inner, conv_name, conv_static, source, term.span)
         bn_name, bn_static = self.next_name("shortcut_bn", inner)
         bn = self.attach(inner, bn_name, bn_static, f"nn.BatchNorm2d({body.channels})", term.span)
-        if self.frozen:
+        if self.in_frozen:
             for module in (conv, bn):
                 self.init.append([inner, f"{module}.requires_grad_(False)  # frozen"])
             if not bn_static or condition:
@@ -406,7 +406,7 @@ class Walker:
     def block_call(self, term: syn.Call, depth: int, current: Value, target: str) -> Value:
         if term.body is not None:
             raise Unsupported(f"block `{term.name}` with a body")
-        if self.frozen:
+        if self.in_frozen:
             raise Unsupported(f"block `{term.name}` inside `frozen`")
         definition = self.module.program.blocks[term.name]
         tensor_params = self.module.tensor_params(term.name)
