@@ -29,7 +29,7 @@ def test_resnet50_has_a_class_per_block_a_loop_and_keyword_defaults():
     source = cnndsl.load(str(ARCHITECTURES / "resnet50.cnn")).to_pytorch_source()
     classes = re.findall(r"^class (\w+)\(nn\.Module\):", source, re.MULTILINE)
     assert classes == ["Bottleneck", "Stage", "ResNet50"]
-    assert "def __init__(self, in_channels, width, stride=1, shortcut=\"identity\"):" in source
+    assert 'def __init__(self, in_channels, width, stride=1, shortcut="identity"):' in source
     assert "def __init__(self, classes=1000):" in source
     assert re.search(r'for i in range\(blocks - 1\):.*\n.*add_module\(f"Bottleneck\{i \+ 2\}"', source)
     torchvision = pytest.importorskip("torchvision")

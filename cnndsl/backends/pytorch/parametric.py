@@ -22,17 +22,20 @@ from ...errors import CnnError
 from ...evaluate import Poisoned, Scope, evaluate
 from ...lower.conditions import Conditions
 from .layers import HELPERS
-from .pyexpr import RESERVED, Names, Unsupported, free_names, literal, python_name, translate, type_of, value_type
+from .pyexpr import RESERVED, Names, Unsupported, free_names, literal, python_name, translate, value_type
 from .walker import INDENT, Value, Walker
 
 Instance = namedtuple("Instance", "shape input_shape")
 
 # attributes of nn.Module a stored parameter must not replace
 MODULE_ATTRIBUTES = frozenset(
-    "training forward train eval parameters buffers modules children state_dict load_state_dict to cuda cpu type "
-    "float double half apply zero_grad register_buffer register_parameter add_module named_parameters "
-    "named_buffers named_modules named_children requires_grad_ extra_repr dump_patches call_super_init".split()
-)
+    {
+        "training", "forward", "train", "eval", "parameters", "buffers", "modules", "children", "state_dict",
+        "load_state_dict", "to", "cuda", "cpu", "type", "float", "double", "half", "apply", "zero_grad",
+        "register_buffer", "register_parameter", "add_module", "named_parameters", "named_buffers",
+        "named_modules", "named_children", "requires_grad_", "extra_repr", "dump_patches", "call_super_init",
+    }
+)  # fmt: skip
 
 DIVIDE = '''def divide(a, b):
     """cnndsl's `/`: exact on two integers (an error where it is not whole), true division otherwise."""
@@ -256,7 +259,8 @@ class ModuleWriter:
         candidates = [source for source, _ in names.variables.values()]
         candidates += [] if names.in_channels is None else ["in_channels"]
         params = {python_name(p.name) for p in definition.params} | {"in_channels"}
-        needed = [s for s in dict.fromkeys(candidates) if s in params and re.search(rf"(?<![\w.\"]){s}\b(?!=[^=])", text)]
+        read = lambda s: re.search(rf"(?<![\w.\"]){s}\b(?!=[^=])", text)  # noqa: E731 - not `stride=` of a call
+        needed = [s for s in dict.fromkeys(candidates) if s in params and read(s)]
         modules = {m.group(1) for _, t in init if t for m in re.finditer(r"self\.(\w+) = ", t)}
         for source in needed:
             if source in MODULE_ATTRIBUTES or source in modules or source == "out_channels":
@@ -358,11 +362,7 @@ def _prune(lines: list) -> list:
             rest = text[match.end() :] if match else text
             for word in set(re.findall(r"(?<![.\w])[A-Za-z_]\w*", rest)):
                 reads[word] = reads.get(word, 0) + 1
-        keep = [
-            [d, t]
-            for d, t in lines
-            if not (_ASSIGN.match(t) and _ASSIGN.match(t).group(1) not in reads)
-        ]
+        keep = [[d, t] for d, t in lines if not (_ASSIGN.match(t) and _ASSIGN.match(t).group(1) not in reads)]
         if len(keep) == len(lines):
             return keep
         lines = keep

@@ -62,9 +62,6 @@ class Names:
     used: set = field(default_factory=set)  # Python sources of variables read, for the caller
     helpers: set = field(default_factory=set)  # "math", "divide"
 
-    def child(self, **more) -> Names:
-        return Names({**self.variables, **more}, self.constants, self.functions, self.in_channels, self.used, self.helpers)
-
 
 def value_type(value) -> str | None:
     if isinstance(value, bool):
