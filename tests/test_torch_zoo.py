@@ -3,6 +3,8 @@ state counts, and with the same (random) weights PyTorch and onnxruntime agree."
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import ARCHITECTURES
@@ -63,10 +65,20 @@ def randomise(module) -> None:
                 tensor.copy_((fresh - 0.5) * 2 * (3.0 / fan) ** 0.5)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def threads():
+    """PyTorch on every core, as onnxruntime is (the suite runs one test at a time): the large
+    networks at 224x224 (vgg16, alexnet) spend most of their time in the two forward passes."""
+    before = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(4, cores)))
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(p.stem for p in ARCHITECTURES.glob("*.cnn")))
 def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
-    torch.set_num_threads(1)
     net, overrides = small(stem)
     module = build(net)
     params = sum(p.numel() for p in module.parameters())

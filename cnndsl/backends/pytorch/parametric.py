@@ -23,6 +23,7 @@ from ...evaluate import Poisoned, Scope, evaluate
 from ...lower.conditions import Conditions
 from .layers import HELPERS
 from .pyexpr import RESERVED, Names, Unsupported, free_names, literal, python_name, translate, value_type
+from .verify import check
 from .walker import INDENT, Value, Walker
 
 Instance = namedtuple("Instance", "shape input_shape")
@@ -442,5 +443,9 @@ def _class_name(name: str, taken: set) -> str:
 
 
 def generate(network, overrides: dict | None = None) -> str:
-    """The parametric module source of `network`; :class:`Unsupported` when it has no such form."""
-    return ModuleWriter(network, overrides or {}).module()
+    """The parametric module source of `network`; :class:`Unsupported` when it has no such form, or
+    when what it builds at the exported parameters is not the compiled graph (:mod:`.verify`)."""
+    writer = ModuleWriter(network, overrides or {})
+    source = writer.module()
+    check(source, writer.class_names[""], network.graph)
+    return source
