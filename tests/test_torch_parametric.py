@@ -25,6 +25,7 @@ def module_class(source: str):
     return namespace[class_name(source)]
 
 
+@pytest.mark.slow  # torchvision's import
 def test_resnet50_has_a_class_per_block_a_loop_and_keyword_defaults():
     source = cnndsl.load(str(ARCHITECTURES / "resnet50.cnn")).to_pytorch_source()
     classes = re.findall(r"^class (\w+)\(nn\.Module\):", source, re.MULTILINE)
@@ -71,57 +72,107 @@ network Small(depth=2, wide=false, classes=3) {
 }
 """
 
-SETTINGS = [{}, {"depth": 3}, {"depth": 0, "wide": True}, {"depth": 4, "wide": True, "classes": 5}]
+# Nested loops whose names need a counter, an `if` in a loop, a default that reads another
+# parameter (and that `forward` needs), `in` as a value and as `like=`, two outputs.
+LOOPS = """let base = [4, 6]
+fn twice(v) = v * 2
+
+block Gate(mid=2) {
+  mul {
+    identity
+    gap -> conv(mid, 1) -> relu -> conv(in.channels, 1) -> sigmoid
+  }
+}
+
+block Mix(out, n, inner=out * 2) {
+  let wide = inner > 8
+  repeat n as k {
+    if k % 2 == 0 { conv(out, 1) -> bn } else { conv(out, 3, pad=1) }
+    if wide { relu }
+  }
+  skip = in
+  concat { skip; in -> conv(inner, 1) -> upsample(like=skip) }
+  Gate
+}
+
+network Loops(levels=2, scale=1.0, classes=4) {
+  input image: [3, 16, 16]
+  conv(base[0], 3, pad=1) -> relu
+  repeat levels as i {
+    repeat i + 1 as j { Mix(twice(base[i % 2]), j + 1) }
+    maxpool(2)
+  }
+  gap -> flatten
+  output logits = dense(classes)
+  output extra = dropout(0.5 * scale)
+}
+"""
+
+CASES = [
+    ("small", {}),
+    ("small", {"depth": 3}),
+    ("small", {"depth": 0, "wide": True}),
+    ("small", {"depth": 4, "wide": True, "classes": 5}),
+    ("loops", {}),
+    ("loops", {"levels": 3, "classes": 2}),
+]
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("small")
+def programs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("programs")
     (folder / "small.cnn").write_text(PROGRAM)
+    (folder / "loops.cnn").write_text(LOOPS)
     return folder
 
 
-@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "defaults")
-def test_keyword_arguments_build_what_set_compiles(settings, small):
+@pytest.mark.parametrize(("program", "settings"), CASES, ids=lambda c: c if isinstance(c, str) else _ids(c))
+def test_keyword_arguments_build_what_set_compiles(program, settings, programs):
     ort = pytest.importorskip("onnxruntime")
-    path = small / "small.cnn"
+    path = programs / f"{program}.cnn"
     source = cnndsl.load(str(path)).to_pytorch_source()
-    assert not source.startswith("#") and "for i in range(depth):" in source and "if wide:" in source
+    assert not source.startswith("#") and re.search(r"for \w+ in range\(", source) and "if " in source
     torch.manual_seed(0)
     module = module_class(source)(**settings).eval()
     with torch.no_grad():  # batch-norm statistics away from 0 and 1, so a misplaced tensor shows
         for key, tensor in module.state_dict().items():
             if key.endswith(("running_mean", "running_var")):
                 tensor.copy_(torch.rand(tensor.shape) + 0.5)
-    text = {True: "true", False: "false"}
-    sets = [f"--set={k}={text.get(v, v) if isinstance(v, bool) else v}" for k, v in settings.items()]
-    weights, model = small / f"w{len(sets)}.safetensors", small / f"m{len(sets)}.onnx"
+    sets = [f"--set={k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in settings.items()]
+    weights, model = programs / f"{program}{len(sets)}.safetensors", programs / f"{program}{len(sets)}.onnx"
     save_safetensors({k: v.numpy() for k, v in module.state_dict().items()}, str(weights))
     assert main(["compile", str(path), *sets, "--weights", str(weights), "-o", str(model)]) == 0
     net = cnndsl.load(str(path), overrides=settings)
     assert sum(p.numel() for p in module.parameters()) == net.totals["params"]
-    x = np.random.default_rng(0).standard_normal((2, 3, 10, 10), dtype=np.float32)
-    (expected,) = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"image": x})
+    x = np.random.default_rng(0).standard_normal((2, *net.inputs[0]["shape"][1:]), dtype=np.float32)
+    expected = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"image": x})
     with torch.no_grad():
-        got = module(torch.from_numpy(x)).numpy()
-    assert got.shape == expected.shape == (2, settings.get("classes", 3))
-    assert float(np.abs(got - expected).max()) <= 1e-4 * max(1.0, float(np.abs(expected).max()))
+        got = module(torch.from_numpy(x))
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    for ours, theirs in zip(got, expected):
+        assert ours.shape == theirs.shape
+        assert float(np.abs(ours.numpy() - theirs).max()) <= 1e-4 * max(1.0, float(np.abs(theirs).max()))
 
 
-def test_set_values_become_the_defaults(small):
-    net = cnndsl.load(str(small / "small.cnn"), overrides={"depth": 3})
+def _ids(settings: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+
+
+def test_set_values_become_the_defaults(programs):
+    net = cnndsl.load(str(programs / "small.cnn"), overrides={"depth": 3})
     source = net.to_pytorch_source()
     assert "def __init__(self, depth=3, wide=False, classes=3):" in source
     module = net.to_torch(initial=False)
     assert sum(p.numel() for p in module.parameters()) == net.totals["params"]
 
 
-def programs() -> list:
+def zoo_and_examples() -> list:
     paths = sorted(ARCHITECTURES.glob("*.cnn"))
     return paths + sorted(p for p in SHARED.glob("examples*/*.cnn"))
 
 
-@pytest.mark.parametrize("path", programs(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", zoo_and_examples(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_state_dict_keys_and_shapes_are_those_compile_reads(path):
     """Every zoo network and shared example: parametric, and its module (built on the meta device,
     without memory) has exactly the tensors `compile --weights` reads, in their shapes."""

@@ -189,7 +189,7 @@ class ModuleWriter:
         signature = self.signature(definition, names, network, tensors)
         defaults = self.late_defaults(definition, names)
         result = walker.body(definition.body, 2, Value("x_in", "in_channels"), "x")
-        init = [*defaults, *walker.init]
+        init = walker.init
         if not network:
             init.append([2, f"self.out_channels = {result.channels}"])
         forward = walker.forward
@@ -205,7 +205,7 @@ class ModuleWriter:
         kind = "network" if network else "block"
         lines = [f"class {name}(nn.Module):", f'{INDENT}"""{kind} {definition.name} ({where})."""', ""]
         lines.append(f"{INDENT}def __init__({signature}):")
-        lines += _render([[2, "super().__init__()"], *stored, *init])
+        lines += _render([[2, "super().__init__()"], *defaults, *stored, *init])
         lines += ["", f"{INDENT}def forward(self, {', '.join(inputs)}):"]
         lines += _render([*prologue, *forward])
         if walker.frozen_norms:
