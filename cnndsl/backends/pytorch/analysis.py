@@ -15,7 +15,7 @@ from ... import syntax as syn
 from ...errors import CnnError
 from ...evaluate import Poisoned, Scope, evaluate
 from ...layers import LAYERS
-from .pyexpr import Names, Unsupported, free_names, literal, translate
+from .pyexpr import Names, Unsupported, free_names, translate
 
 VARIES = None
 
@@ -181,5 +181,3 @@ def _term_stride(term, program, names: Names) -> list:
 def product(factors: list) -> str:
     return " * ".join(f"({f})" if " " in f else f for f in factors) if factors else "1"
 
-
-__all__ = ["VARIES", "increments", "literal", "product", "stride_of"]

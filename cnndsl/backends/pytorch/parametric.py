@@ -71,7 +71,7 @@ class ModuleWriter:
         self.helpers: dict[str, None] = {}
         self.kernels: dict[str, list] = {}
         self.torch = self.functional = False
-        self.names_used = Names(constants=self.constants, functions=self.functions)
+        self.helpers_used: set = set()  # "math", "divide": what the expressions need
         self.reserved = RESERVED | {python_name(n) for n in (*self.static, *self.program.blocks)}
 
     # -- what the walker asks --------------------------------------------------------------------
@@ -117,7 +117,7 @@ class ModuleWriter:
         self.class_names[""] = network_class
         network = self.write_class(definition, network_class, network=True)
         functions = [self.function(f) for f in self.program.functions.values()]
-        helpers = [DIVIDE] if "divide" in self.names_used.helpers else []
+        helpers = [DIVIDE] if "divide" in self.helpers_used else []
         helpers += [HELPERS[name] for name in self.helpers]
         parts = [self.header(), *functions, *helpers, *self.classes, network]
         return "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
@@ -134,7 +134,7 @@ class ModuleWriter:
             '"""',
             "",
         ]
-        lines += ["import math", ""] if "math" in self.names_used.helpers else []
+        lines += ["import math", ""] if "math" in self.helpers_used else []
         lines += ["import torch"] if self.torch or self.helpers.keys() & {"ChannelScale", "DropPath"} else []
         lines += ["from torch import nn"]
         lines += ["from torch.nn import functional"] if self.functional else []
@@ -155,7 +155,7 @@ class ModuleWriter:
 
     def names_for(self, params, in_channels) -> Names:
         names = Names(constants=self.constants, functions=self.functions, in_channels=in_channels)
-        names.helpers = self.names_used.helpers
+        names.helpers = self.helpers_used
         for param in params:
             typ = None
             if param.default is not None and not free_names(param.default) & {p.name for p in params}:

@@ -59,7 +59,6 @@ class Names:
     constants: dict = field(default_factory=dict)
     functions: set = field(default_factory=set)
     in_channels: str | None = None  # `in.channels` (inside a block)
-    used: set = field(default_factory=set)  # Python sources of variables read, for the caller
     helpers: set = field(default_factory=set)  # "math", "divide"
 
 
@@ -127,7 +126,6 @@ def _translate(expr, names: Names) -> tuple[str, int, str | None]:
         return f"{_operand(expr.target, names, _ATOM)}[{translate(expr.index, names)}]", _ATOM, None
     if kind is syn.Attribute:
         if type(expr.target) is syn.BlockInputRef and expr.name == "channels" and names.in_channels:
-            names.used.add(names.in_channels)
             return names.in_channels, _ATOM, "int"
         raise Unsupported(f"`in.{expr.name}` (only `in.channels` is tracked in the generated constructor)")
     if kind is syn.FunCall:
@@ -138,7 +136,6 @@ def _translate(expr, names: Names) -> tuple[str, int, str | None]:
 def _name(name: str, names: Names):
     if name in names.variables:
         source, typ = names.variables[name]
-        names.used.add(source)
         return source, _ATOM, typ
     if name in names.constants:
         source, typ = names.constants[name]
