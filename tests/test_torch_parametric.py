@@ -184,3 +184,15 @@ def test_state_dict_keys_and_shapes_are_those_compile_reads(path):
     ours = {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
     _, pending = assemble(net, 0)
     assert ours == {s.key: s.shape for s in slots(net, pending)}
+
+
+def test_a_construct_without_a_parametric_form_gets_the_literal_module():
+    net = cnndsl.loads(
+        "block B(width) {\n  conv(width, 3, pad=1) -> bn -> relu\n}\n"
+        "network N(width=4) {\n  input x: [3, 8, 8]\n  frozen { B(width) }\n  gap -> flatten -> dense(2)\n}\n"
+    )
+    source = net.to_pytorch_source()
+    assert source.startswith("# Literal form") and "block `B` inside `frozen`" in source.splitlines()[1]
+    module = net.to_torch(initial=False)
+    assert sum(p.numel() for p in module.parameters()) == net.totals["params"]
+    assert not any(p.requires_grad for p in module.B1.parameters()) and not module.train().B1.bn1.training
