@@ -1,11 +1,14 @@
-"""Graph -> PyTorch source: one `nn.Module` class per block and one for the network.
+"""The literal PyTorch module of one compilation (the fallback of :mod:`.parametric`).
 
-The module tree follows the graph's block instances, so every submodule has
-the last part of its node's name and `state_dict()` keys are the node names
-with `/` replaced by `.`. Instances of a block that expand to the same layers
-share one class; instances that differ (another width, another shortcut) get
-a numbered variant (`Bottleneck_2`). Each statement carries a comment with its
-`.cnn` line.
+For a program with a construct that has no parametric form, the module is
+written from the graph: one `nn.Module` class per block instance, every number
+written out. The module tree follows the graph's block instances, so every
+submodule has the last part of its node's name and `state_dict()` keys are the
+node names with `/` replaced by `.`. Instances of a block that expand to the
+same layers share one class; instances that differ (another width, another
+shortcut) get a numbered variant (`BottleneckVariant2`). Each statement
+carries a comment with its `.cnn` line. :func:`generate` chooses between the
+two forms.
 """
 
 from __future__ import annotations
