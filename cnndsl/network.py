@@ -67,7 +67,9 @@ def _compile(program: Program, network: str | None, overrides: dict | None, size
             from .assertions import check
 
             check(graph, peak, sized=sized)
-    return Network(graph, program, peak)
+    network = Network(graph, program, peak)
+    network.overrides = {k: v for k, (v, _) in normalized.items()}  # the PyTorch module's defaults (to_torch)
+    return network
 
 
 @contextlib.contextmanager

@@ -11,12 +11,14 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from conftest import ARCHITECTURES
+from conftest import ARCHITECTURES, SHARED
 from onnx import numpy_helper
 from test_cli import run
 
 import cnndsl
 from cnndsl.backends.pytorch.layers import MODULES
+from cnndsl.backends.pytorch.pyexpr import Unsupported
+from cnndsl.backends.pytorch.verify import check
 from cnndsl.layers import LAYERS
 
 TINY = """network Tiny(classes=3) {
@@ -43,9 +45,13 @@ def test_every_layer_kind_has_a_pytorch_form():
 
 
 def test_generated_source_is_accepted_by_ruff(tmp_path):
-    for source in sorted(ARCHITECTURES.glob("*.cnn")):
-        (tmp_path / f"{source.stem}.py").write_text(cnndsl.load(str(source)).to_pytorch_source())
-    rules = ["--select", "E,F,W,I,B,UP,N,SIM", "--line-length", "120", "--no-cache", "--isolated"]
+    """Every zoo network and shared example, under the project's own rules (pyproject.toml)."""
+    sources = [*sorted(ARCHITECTURES.glob("*.cnn")), *sorted(SHARED.glob("examples*/*.cnn"))]
+    for source in sources:
+        text = cnndsl.load(str(source)).to_pytorch_source()
+        (tmp_path / f"{source.parent.name.replace('-', '_')}_{source.stem}.py").write_text(text)
+    rules = ["--select", "E,F,W,I,B,UP,N,SIM", "--ignore", "B905,SIM108,N818", "--line-length", "120"]
+    rules += ["--no-cache", "--isolated"]
     command = [sys.executable, "-m", "ruff", "check", *rules, str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -60,6 +66,19 @@ def test_export_writes_source_that_compiles(tiny, tmp_path):
     assert "class Tiny(nn.Module):" in text and "tiny.cnn:4" in text and "import onnx" not in text
 
 
+def test_a_module_that_differs_from_the_compiled_graph_is_caught(tiny):
+    """The check behind the parametric export (no torch): what the source builds must be the graph."""
+    net = cnndsl.load(str(tiny))
+    source = net.to_pytorch_source()
+    assert not source.startswith("#")
+    check(source, "Tiny", net.graph)
+    for wrong in ("nn.Conv2d(3, 5, 3", "self.conv1 = nn.Conv2d(3, 4, 3, stride=2", "self.conv9 = nn.Conv2d(3"):
+        changed = source.replace(wrong.replace("5", "4").replace(", stride=2", "").replace("conv9", "conv1"), wrong)
+        assert changed != source
+        with pytest.raises(Unsupported):
+            check(changed, "Tiny", net.graph)
+
+
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'cnndsl[torch]')")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
@@ -72,9 +91,7 @@ def test_state_dict_keys_are_node_names():
     }
     suffixes = {"conv": ["weight"], "bn": ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]}
     suffixes["dense"] = ["weight", "bias"]
-    expected = {
-        f"{node.name.replace('/', '.')}.{suffix}" for node in net.nodes for suffix in suffixes.get(node.op, [])
-    }
+    expected = {f"{node.name.replace('/', '.')}.{suffix}" for node in net.nodes for suffix in suffixes.get(node.op, [])}
     assert keys == expected
 
 

@@ -3,13 +3,18 @@ state counts, and with the same (random) weights PyTorch and onnxruntime agree."
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import ARCHITECTURES
 
-import cnndsl
+from cnndsl.backends.pytorch import class_name
 from cnndsl.backends.weightfiles import save_safetensors
 from cnndsl.cli import main
+from cnndsl.errors import CnnError
+from cnndsl.loader import load_program
+from cnndsl.network import from_program
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'cnndsl[torch]')")
 ort = pytest.importorskip("onnxruntime")
@@ -19,19 +24,30 @@ SIZES = (32, 64, 75, 96, 128, 160, 224)  # the smallest that the network accepts
 
 
 def small(stem: str):
-    """The network at the smallest input size it accepts (when it has a `size` parameter), 10 classes."""
-    path = str(ARCHITECTURES / f"{stem}.cnn")
-    default = cnndsl.load(path)
-    params = {p.name for p in default.program.networks[default.name].params}
+    """The network at the smallest input size it accepts (when it has a `size` parameter), 10 classes.
+    The file is parsed once; only the compilations at sizes it refuses are repeated."""
+    program = load_program(path=str(ARCHITECTURES / f"{stem}.cnn"))
+    (name,) = program.main_networks
+    params = {p.name for p in program.networks[name].params}
     overrides = {"classes": 10} if "classes" in params else {}
-    if "size" not in params:
-        return cnndsl.load(path, overrides=overrides), overrides
-    for size in SIZES:
+    for size in SIZES if "size" in params else (None,):
+        chosen = {**overrides, "size": size} if size else overrides
         try:
-            return cnndsl.load(path, overrides={**overrides, "size": size}), {**overrides, "size": size}
-        except cnndsl.CnnError:
+            return from_program(program, overrides=chosen), chosen
+        except CnnError:
             continue
-    return default, {}
+    return from_program(program), {}
+
+
+def build(net):
+    """The exported module with its tensors allocated but not initialised: `randomise` fills them all,
+    so PyTorch's own initialisation (a second pass over every weight) is skipped."""
+    source = net.to_pytorch_source()
+    namespace: dict = {"__name__": "generated"}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - cnndsl's own output
+    with torch.device("meta"):
+        module = namespace[class_name(source)]()
+    return module.to_empty(device="cpu")
 
 
 def randomise(module) -> None:
@@ -49,12 +65,22 @@ def randomise(module) -> None:
                 tensor.copy_((fresh - 0.5) * 2 * (3.0 / fan) ** 0.5)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def threads():
+    """PyTorch on every core, as onnxruntime is (the suite runs one test at a time): the large
+    networks at 224x224 (vgg16, alexnet) spend most of their time in the two forward passes."""
+    before = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(4, cores)))
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(p.stem for p in ARCHITECTURES.glob("*.cnn")))
 def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
-    torch.set_num_threads(1)
     net, overrides = small(stem)
-    module = net.to_torch(initial=False)  # randomised below: PyTorch's own start suffices
+    module = build(net)
     params = sum(p.numel() for p in module.parameters())
     state = sum(b.numel() for b in module.buffers() if b.is_floating_point())
     assert (params, state) == (net.totals["params"], net.totals["state"])

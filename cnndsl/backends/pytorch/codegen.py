@@ -1,11 +1,14 @@
-"""Graph -> PyTorch source: one `nn.Module` class per block and one for the network.
+"""The literal PyTorch module of one compilation (the fallback of :mod:`.parametric`).
 
-The module tree follows the graph's block instances, so every submodule has
-the last part of its node's name and `state_dict()` keys are the node names
-with `/` replaced by `.`. Instances of a block that expand to the same layers
-share one class; instances that differ (another width, another shortcut) get
-a numbered variant (`Bottleneck_2`). Each statement carries a comment with its
-`.cnn` line.
+For a program with a construct that has no parametric form, the module is
+written from the graph: one `nn.Module` class per block instance, every number
+written out. The module tree follows the graph's block instances, so every
+submodule has the last part of its node's name and `state_dict()` keys are the
+node names with `/` replaced by `.`. Instances of a block that expand to the
+same layers share one class; instances that differ (another width, another
+shortcut) get a numbered variant (`BottleneckVariant2`). Each statement
+carries a comment with its `.cnn` line. :func:`generate` chooses between the
+two forms.
 """
 
 from __future__ import annotations
@@ -321,5 +324,16 @@ def _identifier(name: str) -> str:
 
 
 def generate(network) -> str:
-    """The PyTorch module source of `network`."""
-    return Writer(network).module()
+    """The PyTorch module source of `network`: parametric (one class per block, the network's
+    parameters as keyword arguments), or, for a program with a construct that has no
+    parametric form, the literal module of this compilation, with a note saying why."""
+    from .parametric import generate as parametric
+    from .pyexpr import Unsupported
+
+    try:
+        return parametric(network, getattr(network, "overrides", {}))
+    except Unsupported as exc:
+        reason = str(exc)
+    source = Writer(network).module()
+    note = f"# Literal form, every number as compiled: no parametric form for\n# {reason}\n"
+    return note + source

@@ -280,7 +280,9 @@ MODULES = {
         f"DropPath({layer.attrs['ratio']!r})", uses=("torch",), helpers=("DropPath",)
     ),
     "slice": _pick,
-    "chunk": _pick,
+    "chunk": lambda layer, node, shapes: Torch(
+        None, f"{{0}}.chunk({layer.attrs['parts']}, dim=1)[{layer.attrs['index']}]"
+    ),  # equal parts (cnndsl checks that they divide), so torch.chunk cuts where `chunk` does
     "pixel_shuffle": lambda layer, node, shapes: Torch(f"nn.PixelShuffle({layer.attrs['blocksize']})"),
     "pixel_unshuffle": lambda layer, node, shapes: Torch(f"nn.PixelUnshuffle({layer.attrs['blocksize']})"),
     "channel_shuffle": lambda layer, node, shapes: Torch(f"nn.ChannelShuffle({layer.attrs['groups']})"),
