@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,9 +25,9 @@ from .passes import analyse
 SUMMED = ("params", "trainable", "state", "macs", "flops", "activation_bytes")
 
 
-def load(path: str, network: str | None = None, overrides: dict | None = None) -> Network:
+def load(path: str | os.PathLike, network: str | None = None, overrides: dict | None = None) -> Network:
     """Compile the `.cnn` file at `path` (its only network, or the one named)."""
-    return _compile(load_program(path=path), network, overrides)
+    return _compile(load_program(path=os.fspath(path)), network, overrides)
 
 
 def loads(text: str, network: str | None = None, overrides: dict | None = None, name: str = "<string>") -> Network:

@@ -25,3 +25,9 @@ def test_json_text_of_a_network_without_warnings():
     network = cnndsl.loads("network N { input x: [3, 8, 8]; conv(4, 3) }")
     data = json.loads(network.report("json"))
     assert data["warnings"] == [] and [n["op"] for n in data["nodes"]] == ["input", "conv"]
+
+
+def test_a_path_object_names_the_file(tmp_path):
+    """`cnndsl.load(Path(...))` works like a string path, JSON report included."""
+    network = cnndsl.load(ARCHITECTURES / "lenet5.cnn")
+    assert json.loads(network.report("json"))["network"]
