@@ -147,7 +147,7 @@ def features_forward(x, t):
     y = batch_norm(y, *t["bn1"][:2], t["bn1"][2][0], 0.001) * per(t["scale1"][0]) + per(t["scale1"][1])
     a = pool(np.where(y > 0, y, 0.2 * y), 3, 2, 0, "max")
     gate = 1 / (1 + np.exp(-conv(a, *t["conv2"], pad=(2, 2), dilation=2, groups=2)))
-    y = np.tanh(conv(a * gate, *t["conv3"])) + a
+    y = np.maximum(np.tanh(conv(a * gate, *t["conv3"])) + a, a)
     y = lrn(batch_norm(y, *t["bn2"][:2], t["bn2"][2][0], 1e-5), 3, 0.5, 0.75, 2.0)
     y = pool(y, 3, 2, 1, "ave")
     y = np.concatenate([y, conv(y, *t["conv4"])]) * per(t["gain"][0])
@@ -226,7 +226,7 @@ CONV = 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" convolutio
         (INPUT + 'layer { name: "c" type: "Deconvolution" bottom: "data" top: "c" }\n', "E1242", "3:25"),
         (INPUT + 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" top: "l" }\n', "E1242", "3:28"),
         (INPUT + 'layer { name: "m" type: "Eltwise" bottom: "data" bottom: "data" top: "m"\n'
-         "  eltwise_param { operation: MAX } }\n", "E1245", "4:30"),
+         "  eltwise_param { operation: SUM coeff: 1 coeff: -1 } }\n", "E1245", "4:50"),
         (INPUT + CONV + 'layer { name: "j" type: "Concat" bottom: "data" bottom: "c" top: "j" }\n', "E1246", "4:1"),
         ('layer { name: "c" type: "ReLU" bottom: "x" top: "x" }\n', "E1244", "1:40"),
         (INPUT + 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: STOCHASTIC\n'

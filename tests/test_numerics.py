@@ -67,6 +67,7 @@ LAYER_CASES = {
     "concat": "concat { conv(2, 1); identity; maxpool(3, stride=1, pad=1) }",
     "add": "add { conv(4, 3, pad=1); identity; relu }",
     "mul": "mul { identity; gap -> conv(4, 1) -> sigmoid }",
+    "maximum": "maximum { conv(4, 3, pad=1); identity; tanh }",
     "prelu": "prelu",
     "softmax": "softmax(axis=1)",
     "logsoftmax": "logsoftmax(axis=2)",

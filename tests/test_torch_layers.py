@@ -25,7 +25,7 @@ EVERY_KIND = """network All {
   f = concat { d; e -> maxpool(2) }
   g = f -> lrn(3) -> pad(1, mode=reflect) -> avgpool(3, stride=1, pad=1, include_pad=true) -> lppool(2, p=3)
   h = g -> upsample(2, mode=linear) -> upsample(size=[5, 7], mode=linear, align_corners=true) -> upsample(size=[9, 9])
-  i = add { h; h -> identity } -> mul { h; h -> gap -> sigmoid } -> dropout(0.2) -> relu
+  i = add { h; h -> identity } -> mul { h; h -> gap -> sigmoid } -> maximum { relu; tanh } -> dropout(0.2) -> relu
   j = i -> pad(1, mode=edge) -> pad([1, 2], mode=wrap) -> pad(1, value=0.5) -> avgpool(2, pad=1) -> gmp -> flatten
   output logits = j -> dense(5) -> bn -> softmax
   output logp = i -> conv(3, [2, 3], pad=[0, 1, 1, 0]) -> maxpool(2, pad=[1, 0, 0, 1]) -> gap -> flatten -> logsoftmax

@@ -126,11 +126,14 @@ def item_glyph(item) -> str:
 
 
 def glyph(sign: str, centre, r: float) -> list[Shape]:
-    """A merge's sign drawn as strokes (no font needed): + as a cross, x as a saltire, || as bars."""
+    """A merge's sign drawn as strokes (no font needed): + as a cross, x as a saltire, ^ as a
+    chevron, || as bars."""
     cx, cy = centre
     k = r * 0.6
     if sign == "+":
         strokes = [((cx - k, cy), (cx + k, cy)), ((cx, cy - k), (cx, cy + k))]
+    elif sign == "^":  # maximum: a chevron
+        strokes = [((cx - k, cy + k * 0.5), (cx, cy - k * 0.5)), ((cx, cy - k * 0.5), (cx + k, cy + k * 0.5))]
     elif sign == "x":
         strokes = [((cx - k * 0.75, cy - k * 0.75), (cx + k * 0.75, cy + k * 0.75))]
         strokes.append(((cx - k * 0.75, cy + k * 0.75), (cx + k * 0.75, cy - k * 0.75)))

@@ -319,8 +319,6 @@ def concat(reader: CaffeReader, bottoms, top: str) -> Value:
 def eltwise(reader: CaffeReader, bottoms, top: str) -> Value:
     p = reader.param("eltwise_param")
     operation = reader.word(p, "operation", "SUM", ("SUM", "PROD", "MAX"))
-    if operation == "MAX":
-        raise reader.error("`Eltwise` MAX has no cnndsl merge (there are `add` and `mul`)", p.first("operation"))
     coefficients = p.all("coeff")
     if any(c.value != 1 for c in coefficients):
         bad = next(c for c in coefficients if c.value != 1)
@@ -329,7 +327,7 @@ def eltwise(reader: CaffeReader, bottoms, top: str) -> Value:
         if b.shape != bottoms[0].shape:
             shapes = " and ".join(str(list(v.shape)) for v in bottoms)
             raise reader.error(f"cannot combine {shapes} element by element", code="E1246")
-    merge = "add" if operation == "SUM" else "mul"
+    merge = {"SUM": "add", "PROD": "mul", "MAX": "maximum"}[operation]
     return reader.emit(f"{merge} {{ {_branches(reader, bottoms)} }}", bottoms[0].shape, top)
 
 

@@ -166,7 +166,7 @@ def matmul(r: Recogniser, node) -> None:
 # -- merges -----------------------------------------------------------------------------------
 
 
-@handles("Add", "Sum", "Mul", "Concat")
+@handles("Add", "Sum", "Mul", "Max", "Concat")
 def merge(r: Recogniser, node) -> None:
     if node.op == "Concat" and any(t in r.symbols for t in node.inputs):
         return _shape_concat(r, node)

@@ -20,7 +20,7 @@ ACTIVATIONS = {
     "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Selu": "selu", "Gelu": "gelu", "HardSwish": "hardswish",
     "Softplus": "softplus", "Mish": "mish",
 }  # fmt: skip
-MERGES = {"Add": "add", "Sum": "add", "Concat": "concat", "Mul": "mul"}
+MERGES = {"Add": "add", "Sum": "add", "Concat": "concat", "Mul": "mul", "Max": "maximum"}
 HANDLERS: dict = {}
 """ONNX operator type -> its handler (onnx_ops.py, onnx_layout.py): ``handler(recogniser, node)``."""
 LOOSE = 1e-6  # relative tolerance for float attributes stored as float32

@@ -24,7 +24,7 @@ MAX_MODEL_BYTES = 16 * 2**20
 
 KEYWORDS = {
     "import", "block", "network", "fn", "input", "output", "let", "if", "else", "repeat", "as", "in",
-    "and", "or", "not", "true", "false", "concat", "add", "mul", "residual", "frozen",
+    "and", "or", "not", "true", "false", "concat", "add", "mul", "maximum", "residual", "frozen",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Merges of branches: `concat`, `add`, `mul` (each a node with two or more inputs)."""
+"""Merges of branches: `concat`, `add`, `mul`, `maximum` (each a node with two or more inputs)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,21 @@ class Mul(Merge):
                     raise _disagree("mul", shapes, i, "", "dimensions must match or be 1 to broadcast")
                 out[axis] = b if a == 1 else a
         return tuple(out)
+
+
+@register
+class Maximum(Merge):
+    kind = "maximum"
+    glyph = "^"
+    doc = "element-wise maximum; shapes must match exactly (Caffe's `Eltwise` MAX, maxout)"
+    onnx_ops = "`Max`"
+    flops_doc = "`(branches - 1)` comparisons per output element"
+
+    def onnx(self, emit, inputs, node) -> str:
+        return emit.op("Max", inputs, node)
+
+    def output_shape(self, shapes):
+        for i, shape in enumerate(shapes[1:], 1):
+            if shape != shapes[0]:
+                raise _disagree("maximum", shapes, i, "", "the branches must give the same shape")
+        return shapes[0]

@@ -241,4 +241,5 @@ MAPS = {
     "concat": _merge,
     "add": _merge,
     "mul": _merge,
+    "maximum": _merge,
 }

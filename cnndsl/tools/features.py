@@ -21,6 +21,7 @@ CONSTRUCTS = {
     "concat": "branches joined along channels",
     "add": "branches summed",
     "mul": "branches multiplied",
+    "maximum": "the element-wise maximum of the branches",
     "frozen": "the body's parameters are not trained",
 }
 KEYWORDS = ("network", "block", "import", "input", "output", "repeat", "in", "let", "fn", "if", "else", "assert")

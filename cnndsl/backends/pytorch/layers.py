@@ -227,6 +227,13 @@ def _merge(separator: str):
     return make
 
 
+def maximum(layer, node, shapes) -> Torch:
+    call = "{0}"
+    for i in range(1, len(shapes)):
+        call = f"torch.maximum({call}, {{{i}}})"
+    return Torch(None, call, ("torch",))
+
+
 def concat(layer, node, shapes) -> Torch:
     items = ", ".join(f"{{{i}}}" for i in range(len(shapes)))
     return Torch(None, f"torch.cat([{items}], dim=1)", ("torch",))
@@ -289,6 +296,7 @@ MODULES = {
     "concat": concat,
     "add": _merge(" + "),
     "mul": _merge(" * "),
+    "maximum": maximum,
 }
 
 
