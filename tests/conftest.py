@@ -58,3 +58,11 @@ def check_golden(path: Path, text: str, update: bool) -> None:
         return
     expected = path.read_text()
     assert text == expected, f"{path.relative_to(ROOT)} differs; rerun with --update-goldens if the change is intended"
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child that a test stops with SIGINT: a shell that starts the suite in the
+    background (`cmd &` without job control) leaves SIGINT ignored, and children inherit that."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

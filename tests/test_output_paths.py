@@ -13,6 +13,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+from conftest import interruptible
 
 PROGRAM = "network N { input x: [3, 8, 8]; conv(4, 3) }\n"
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX devices, links and signals")
@@ -123,7 +124,7 @@ with atomic_path(sys.argv[1]) as temporary:
 def test_no_temporary_left_after_sigterm_or_sigint(tmp_path, signum):
     target = tmp_path / "out.onnx"
     command = [sys.executable, "-c", WRITER, str(target)]
-    writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=interruptible)
     assert writer.stdout.readline() == b"writing\n"
     assert not no_temporaries(tmp_path)  # the temporary exists while writing
     writer.send_signal(signum)

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, interruptible
 
 from cnndsl.cli import main
 from cnndsl.errors import UsageError
@@ -143,7 +143,9 @@ def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
         "classes=" + ",".join(map(str, range(1, 400))),
     ]
     command += ["--jobs", "2", "--format", "json", "-o", str(out), "--progress", "always"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, start_new_session=True, text=True)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, start_new_session=True, text=True, preexec_fn=interruptible
+    )
     seen = ""
     while "sweep [" not in seen:  # the progress bar: the pool is running
         char = process.stderr.read(1)
