@@ -23,7 +23,7 @@ from hypothesis import given, settings
 import cnndsl
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)  # the long run: tests/fuzz/run.py
 @given(programs())
 def test_generated_programs_never_crash(text):
     assert compile_text(text) in ("ok", "error")
