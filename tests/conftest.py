@@ -66,3 +66,34 @@ def interruptible() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+_ZOO: dict = {}
+
+
+def zoo_network(stem: str, **overrides):
+    """`architectures/STEM.cnn` compiled with `overrides`, once per test session."""
+    import cnndsl
+
+    key = (stem, tuple(sorted(overrides.items())))
+    if key not in _ZOO:
+        _ZOO[key] = cnndsl.load(str(ARCHITECTURES / f"{stem}.cnn"), overrides=overrides or None)
+    return _ZOO[key]
+
+
+def dims(shape) -> list:
+    """A report shape without its batch dimension `N`."""
+    assert shape[0] == "N"
+    return list(shape[1:])
+
+
+IMPORT_MODELS = Path(__file__).parent / "import_models"
+
+
+def imported(tmp_path, name: str, *extra: str) -> str:
+    """`cnndsl import tests/import_models/NAME` (with `extra` options): the program's text."""
+    from cnndsl import cli
+
+    out = tmp_path / f"{Path(name).stem}.cnn"
+    assert cli.main(["import", str(IMPORT_MODELS / name), "-o", str(out), *extra]) == 0
+    return out.read_text()

@@ -16,17 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import IMPORT_MODELS, imported
 
 from cnndsl import cli
 from cnndsl.network import loads
 
-MODELS = Path(__file__).parent / "import_models"
-
-
-def imported(tmp_path, name: str, *extra: str) -> str:
-    out = tmp_path / f"{Path(name).stem}.cnn"
-    assert cli.main(["import", str(MODELS / name), "-o", str(out), *extra]) == 0
-    return out.read_text()
+MODELS = IMPORT_MODELS
 
 
 def convs(*layers) -> int:

@@ -21,10 +21,9 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ARCHITECTURES, ROOT
+from conftest import ARCHITECTURES, ROOT, dims
+from conftest import zoo_network as load
 from test_zoo_modern import MODERN_PARAMS, MODERN_SMALL
-
-import cnndsl
 
 DOCS = ROOT / "docs" / "architectures.md"
 
@@ -295,21 +294,6 @@ OUTPUTS = {
     "unet": {"scores": [2, 256, 256]},
     "edge_compass": {"energy": [1, 64, 64], "compass": [8, 64, 64], "edges": [1, 64, 64]},
 }
-
-_CACHE: dict = {}
-
-
-def load(stem: str, **overrides):
-    key = (stem, tuple(sorted(overrides.items())))
-    if key not in _CACHE:
-        _CACHE[key] = cnndsl.load(str(ARCHITECTURES / f"{stem}.cnn"), overrides=overrides or None)
-    return _CACHE[key]
-
-
-def dims(shape) -> list:
-    assert shape[0] == "N"
-    return list(shape[1:])
-
 
 # -- tests ------------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ Expected numbers never come from the code under test. Sources:
 from __future__ import annotations
 
 import pytest
-from conftest import ARCHITECTURES
+from conftest import dims
+from conftest import zoo_network as load
 
 import cnndsl
 
@@ -191,21 +192,6 @@ MODERN_SMALL = {
     "yolov2": (64, {"detections": [125, 2, 2]}),
     "unet_any": (37, {"bottom": [1024, 2, 2], "scores": [2, 37, 37]}),
 }
-
-_CACHE: dict = {}
-
-
-def load(stem: str, **overrides):
-    key = (stem, tuple(sorted(overrides.items())))
-    if key not in _CACHE:
-        _CACHE[key] = cnndsl.load(str(ARCHITECTURES / f"{stem}.cnn"), overrides=overrides or None)
-    return _CACHE[key]
-
-
-def dims(shape) -> list:
-    assert shape[0] == "N"
-    return list(shape[1:])
-
 
 @pytest.mark.parametrize("key", sorted(MODERN))
 def test_torchvision_params_state_and_ops(key):
