@@ -12,6 +12,7 @@ from fuzz.programs import (
     ARCHITECTURES,
     EXTREMES,
     MAX_ORACLE_PARAMS,
+    calls_with,
     compile_text,
     deep_chain,
     mutate,
@@ -62,16 +63,7 @@ def test_every_compiled_program_gives_a_model_that_loads(text):
 def test_argument_extremes_are_answered(value):
     """Huge, tiny and non-finite floats, 10^k strides and kernels: a result or a located error."""
     for dims in ("[1, 1, 1]", "[3, 8, 8]"):
-        for call in (
-            f"conv(1, {value})",
-            f"conv(1, 3, stride={value})",
-            f"convT(1, 3, stride={value})",
-            f"convT(1, {value})",
-            f"maxpool(1, stride={value})",
-            f"upsample(scale={value})",
-            f"conv(1, 2, weights=gaussian({value}))",
-            f"repeat {value} {{ maxpool(1, stride=2) }}",
-        ):
+        for call in calls_with(value):
             assert compile_text(f"network N {{\n  input x: {dims}\n  {call}\n}}\n") in ("ok", "error")
 
 

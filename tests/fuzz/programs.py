@@ -275,26 +275,26 @@ def file_level(draw):
     return parts
 
 
+def calls_with(value) -> list[str]:
+    """Layers whose kernel, stride, scale, sigma, repeat count or width is `value`."""
+    return [
+        f"conv(1, {value})",
+        f"conv(1, 3, stride={value})",
+        f"convT(1, 3, stride={value})",
+        f"convT(1, {value})",
+        f"maxpool(1, stride={value})",
+        f"upsample(scale={value})",
+        f"conv(1, 2, weights=gaussian({value}))",
+        f"conv(1, 3, weights=gaussian({value}))",
+        f"repeat {value} {{ maxpool(1, stride=2) }}",
+        f"dense({value})",
+    ]
+
+
 @st.composite
 def extreme_calls(draw):
     """A layer whose kernel, stride, scale or sigma is an extreme value."""
-    value = draw(st.sampled_from(EXTREMES))
-    return draw(
-        st.sampled_from(
-            [
-                f"conv(1, {value})",
-                f"conv(1, 3, stride={value})",
-                f"convT(1, 3, stride={value})",
-                f"convT(1, {value})",
-                f"maxpool(1, stride={value})",
-                f"upsample(scale={value})",
-                f"conv(1, 2, weights=gaussian({value}))",
-                f"conv(1, 3, weights=gaussian({value}))",
-                f"repeat {value} {{ maxpool(1, stride=2) }}",
-                f"dense({value})",
-            ]
-        )
-    )
+    return draw(st.sampled_from(calls_with(draw(st.sampled_from(EXTREMES)))))
 
 
 def deep_chain(depth: int) -> str:
