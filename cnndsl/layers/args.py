@@ -14,11 +14,12 @@ REQUIRED = object()
 
 
 class ArgError(Exception):
-    """A value the argument cannot take. `code` E0310 marks an unknown word (an enum)."""
+    """A value the argument cannot take. `code` E0310 marks an unknown word (an enum); `arg` names
+    the argument the error points at when it is not the one being read (a check across arguments)."""
 
-    def __init__(self, message: str, hint: str = "", code: str = "E0301"):
+    def __init__(self, message: str, hint: str = "", code: str = "E0301", arg: str = ""):
         super().__init__(message)
-        self.message, self.hint, self.code = message, hint, code
+        self.message, self.hint, self.code, self.arg = message, hint, code, arg
 
 
 def unknown_word(what: str, word: str, choices) -> ArgError:

@@ -50,9 +50,8 @@ class Slice(_Pick):
     def check(self) -> None:
         start, stop = self.attrs["start"], self.attrs["stop"]
         if stop <= start:
-            exc = ArgError(f"stop {stop} must be greater than start {start}", "the slice would hold no channels")
-            exc.arg = "stop"
-            raise exc
+            message = f"stop {stop} must be greater than start {start}"
+            raise ArgError(message, "the slice would hold no channels", arg="stop")
 
     def bounds(self, channels):
         start, stop = self.attrs["start"], self.attrs["stop"]
@@ -78,9 +77,8 @@ class Chunk(_Pick):
     def check(self) -> None:
         parts, index = self.attrs["parts"], self.attrs["index"]
         if index >= parts:
-            exc = ArgError(f"index {index} is out of range for {parts} parts", f"index counts from 0 to {parts - 1}")
-            exc.arg = "index"
-            raise exc
+            hint = f"index counts from 0 to {parts - 1}"
+            raise ArgError(f"index {index} is out of range for {parts} parts", hint, arg="index")
 
     def bounds(self, channels):
         parts, index = self.attrs["parts"], self.attrs["index"]

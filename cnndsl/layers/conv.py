@@ -194,13 +194,12 @@ class ConvTranspose(_Convolution):
         a = self.attrs
         for i, axis in enumerate(("height", "width")):
             if a["output_padding"][i] >= a["strides"][i]:
-                exc = ArgError(
+                raise ArgError(
                     f"output_pad {a['output_padding'][i]} on the {axis} must be smaller than the stride "
                     f"({a['strides'][i]})",
                     "output_pad only resolves the ambiguity of a strided transposed convolution",
+                    arg="output_pad",
                 )
-                exc.arg = "output_pad"
-                raise exc
 
     def weight_shape(self, shapes) -> tuple:
         kh, kw = self.attrs["kernel_shape"]

@@ -202,9 +202,7 @@ class Upsample(Layer):
 
 
 def _conflict(arg: str, message: str, hint: str) -> ArgError:
-    exc = ArgError(message, hint)
-    exc.arg = arg
-    return exc
+    return ArgError(message, hint, arg=arg)
 
 
 def _reference_size(shape: tuple) -> tuple:

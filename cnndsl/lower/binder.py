@@ -193,7 +193,7 @@ def bind_layer(cls: type[Layer], call: syn.Call, scope: Scope, resolve=None) -> 
         try:
             check()
         except ArgError as exc:
-            arg = given.get(getattr(exc, "arg", ""))
+            arg = given.get(exc.arg)
             span = arg.value.span if arg else call.span
             raise error(exc.code, f"`{call.name}`: {exc.message}", span, hint=exc.hint) from None
     return layer
