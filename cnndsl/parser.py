@@ -20,6 +20,7 @@ from lark.exceptions import UnexpectedInput
 
 from . import syntax as syn
 from .errors import Span, error
+from .lexer import install as root_first
 from .syntax_errors import Brackets, syntax_error
 from .values import sized_value
 
@@ -313,6 +314,7 @@ def _build_parser() -> tuple[Lark, _Builder, Brackets]:
         cache=table_cache(grammar) or False,
         start=["start", "value"],
     )
+    root_first(lark)
     return lark, builder, brackets
 
 

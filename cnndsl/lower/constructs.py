@@ -14,6 +14,7 @@ from . import limits
 from .binder import bind_block
 from .conditions import ABSENT, Conditions
 from .env import Env, evolve
+from .instances import Mark, call_key, capture, copy
 
 
 class Lowering(Conditions):
@@ -133,13 +134,31 @@ class Lowering(Conditions):
         current = self.need_input(current, term)
         names = self.file_names()
         variables, tensors = bind_block(definition, term, env.expressions(self.graph), names)
-        variables = {**names, **variables}
         count = self.counters.get((env.scope, term.name), 0) + 1
         self.counters[(env.scope, term.name)] = count
         path = (*env.scope, f"{term.name}{count}")
         self.graph.blocks[path] = BlockInstance(path, term.name, term.span)
+        shape = None if tensors or current is None else self.graph[current].shape
+        key = None if shape is None else call_key(term.name, variables, env.frozen, shape)
+        template = self.templates.get(key) if key is not None else None
+        if template is not None and self._fits(template):
+            self.steps += template.steps
+            return copy(template, self.graph, path, current)
+        variables = {**names, **variables}
         inner = Env(variables, tensors, current, path, env.frozen, (*env.stack, term.name), True, env.depth + 1)
-        return self.body(definition.body, current, inner)
+        mark = Mark(self.graph, len(self.errors.diagnostics), self.steps)
+        result = self.body(definition.body, current, inner)
+        if key is not None and key not in self.templates:
+            errors = len(self.errors.diagnostics)
+            self.templates[key] = capture(self.graph, mark, errors, self.steps, path, current, result)
+        return result
+
+    def _fits(self, template) -> bool:
+        """Whether a copy stays within the limits; if not, the call is lowered to report where it breaks them."""
+        return (
+            len(self.graph) + len(template.nodes) <= limits.MAX_NODES
+            and self.steps + template.steps <= limits.MAX_STEPS
+        )
 
     def repeat(self, term: syn.Repeat, current, env: Env):
         count = evaluate(term.count, env.expressions(self.graph))

@@ -31,6 +31,7 @@ class Walk:
         self.program = program
         self.errors = Collector()
         self.counters: dict[tuple, int] = {}
+        self.templates: dict[tuple, object] = {}  # block calls expanded once, copied after (instances.py)
         self.graph: Graph | None = None
         self.steps = 0
         self.estimate = limits.Estimate(program.blocks)
