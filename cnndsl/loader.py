@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import syntax as syn
+from .cache import load_syntax, store_syntax
 from .errors import SOURCES, CnnError, Collector, Label, Span, error, usage_error
 from .files import read_limited
 from .functions import BUILTINS, VALUE_FUNCTIONS
-from .parser import parse
 
 MAX_FILE_BYTES = 1_000_000
 MAX_IMPORT_DEPTH = 32
@@ -80,6 +80,17 @@ def read_source(path: str) -> str:
     except OSError as exc:
         raise usage_error(f"cannot read {path}: {exc.strerror}") from None
     return decode(data, path)
+
+
+def parse(text: str, file: str) -> syn.Module:
+    """The syntax tree of `text`: kept from when `file` last held it (cnndsl/cache.py), else parsed."""
+    module = load_syntax(file, text)
+    if module is None:
+        from .parser import parse as parse_text  # Lark and its tables: only for a text not seen before
+
+        module = parse_text(text, file)
+        store_syntax(file, text, module)
+    return module
 
 
 def load_program(path: str | None = None, text: str | None = None, name: str = "<string>") -> Program:

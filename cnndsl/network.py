@@ -46,6 +46,8 @@ def from_program(
 
 def parse_overrides(assignments: list[str]) -> dict:
     """`["classes=10", "width=[1, 2]"]` -> {name: (value, span)} for :func:`load`."""
+    if not assignments:
+        return {}
     from .parser import parse_value
 
     overrides = {}

@@ -11,33 +11,21 @@ import gc
 import hashlib
 import os
 import re
-import stat
 from contextlib import contextmanager
-from pathlib import Path
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from . import syntax as syn
+from .cache import cache_folder, trusted
 from .errors import Span, error
+from .grammar import GRAMMAR_DIRS, grammar_path  # noqa: F401 - where callers look for them
 from .lexer import install as root_first
 from .syntax_errors import Brackets, syntax_error
 from .values import sized_value
 
-GRAMMAR_DIRS = (
-    Path(__file__).resolve().parent / "_bundled" / "grammars",
-    Path(__file__).resolve().parent.parent / "grammars",
-)
-
 MAX_DIGITS = 1000
 """Digits of an integer literal (Python's int() refuses very long digit strings)."""
-
-
-def grammar_path() -> Path:
-    for folder in GRAMMAR_DIRS:
-        if (folder / "cnn.lark").is_file():
-            return folder / "cnn.lark"
-    raise FileNotFoundError("grammars/cnn.lark is missing from the installation")
 
 
 class _Builder(Transformer):
@@ -318,27 +306,7 @@ def _build_parser() -> tuple[Lark, _Builder, Brackets]:
     return lark, builder, brackets
 
 
-# -- the parser-table cache ---------------------------------------------------------
-# Lark's `cache=True` pickles its tables into the shared temporary folder under a
-# predictable name, where another user can plant a pickle that runs as whoever parses
-# next. Tables are cached only in a private folder of this user's: created with mode
-# 0700, owned by the user, writable by no one else; otherwise they are built afresh.
-
-
-def cache_folder() -> str | None:
-    """The private cache folder ($XDG_CACHE_HOME/cnndsl or ~/.cache/cnndsl), or None
-    when it cannot be made private (then nothing is cached)."""
-    if not hasattr(os, "getuid") or os.environ.get("CNNDSL_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "cnndsl")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return None
-    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-    return folder if private else None
+# -- the parser-table cache (in the private folder of cnndsl/cache.py) ---------------
 
 
 def table_cache(grammar: str) -> str | None:
@@ -350,14 +318,7 @@ def table_cache(grammar: str) -> str | None:
 
     digest = hashlib.sha256(f"{grammar}\0{lark.__version__}".encode()).hexdigest()[:24]
     path = os.path.join(folder, f"grammar-{digest}.lark")
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return path  # Lark writes it
-    except OSError:
-        return None
-    safe = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
-    return path if safe else None
+    return None if trusted(path) is False else path  # None from trusted(): not there yet, Lark writes it
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,88 @@ def test_a_cache_file_others_can_write_is_not_used(tmp_path, monkeypatch):
 def test_the_private_cache_is_filled_and_used(tmp_path):
     first = run_check({"XDG_CACHE_HOME": str(tmp_path)})
     assert first.returncode == 0, first.stderr
-    (table,) = (tmp_path / "cnndsl").iterdir()
+    (table,) = (tmp_path / "cnndsl").glob("grammar-*")
     assert table.stat().st_uid == os.getuid() and not table.stat().st_mode & 0o022
     assert run_check({"XDG_CACHE_HOME": str(tmp_path)}).returncode == 0
 
+
+
+# -- the syntax trees of files read before (cnndsl/cache.py) ----------------------------------
+
+
+LARK = re.compile(r"\|\s+lark$", re.MULTILINE)  # `python -X importtime`: Lark was imported
+
+
+def _syntax_entries(folder: Path) -> list[Path]:
+    return sorted((folder / "cnndsl").glob("syntax-*.pickle"))
+
+
+def test_a_file_read_again_unchanged_is_not_parsed_again(tmp_path):
+    source = tmp_path / "net.cnn"
+    source.write_text(Path(LENET).read_text())
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("CNNDSL_NO_CACHE", None)
+    check = [sys.executable, "-X", "importtime", "-m", "cnndsl", "check", str(source)]
+    first = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and LARK.search(first.stderr)  # parsed, with Lark
+    (entry,) = _syntax_entries(tmp_path / "cache")
+    assert entry.stat().st_uid == os.getuid() and (entry.stat().st_mode & 0o777) == 0o600
+    again = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and not LARK.search(again.stderr), again.stderr[-2000:]
+    assert again.stdout == first.stdout
+    source.write_text(Path(LENET).read_text().replace("conv(6, 5", "conv(7, 5"))
+    edited = subprocess.run(check, env=env, capture_output=True, text=True)
+    assert edited.returncode == 0 and LARK.search(edited.stderr)  # the text changed: parsed again
+
+
+def test_a_cached_tree_equals_a_fresh_parse(tmp_path, monkeypatch):
+    from cnndsl import cache, loader
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CNNDSL_NO_CACHE", raising=False)
+    text = Path(LENET).read_text()
+    fresh = parser.parse(text, "lenet5.cnn")
+    assert cache.load_syntax("lenet5.cnn", text) is None
+    assert loader.parse(text, "lenet5.cnn") == fresh  # parsed, then stored
+    assert cache.load_syntax("lenet5.cnn", text) == fresh
+    assert cache.load_syntax("other.cnn", text) is None  # spans name the file: another name is another tree
+    assert cache.load_syntax("lenet5.cnn", text + "\n") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX file ownership")
+def test_a_syntax_entry_others_can_write_is_never_loaded(tmp_path, monkeypatch):
+    from cnndsl import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CNNDSL_NO_CACHE", raising=False)
+    text = Path(LENET).read_text()
+    cache.store_syntax(LENET, text, parser.parse(text, LENET))
+    (entry,) = _syntax_entries(tmp_path)
+    marker = tmp_path / "executed"
+    entry.write_bytes(pickle.dumps(Planted(marker)))
+    entry.chmod(0o666)
+    assert cache.load_syntax(LENET, text) is None
+    result = run_check({"XDG_CACHE_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    entry.chmod(0o600)  # control: the same file, private, is loaded (the pickle runs) and is no tree: a miss
+    assert cache.load_syntax(LENET, text) is None
+    assert marker.exists()
+
+
+def test_damaged_entries_are_misses_and_the_folder_stays_bounded(tmp_path, monkeypatch):
+    from cnndsl import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CNNDSL_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "MAX_SYNTAX_ENTRIES", 8)
+    text = Path(LENET).read_text()
+    tree = parser.parse(text, LENET)
+    cache.store_syntax(LENET, text, tree)
+    (entry,) = _syntax_entries(tmp_path)
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated
+    assert cache.load_syntax(LENET, text) is None
+    for i in range(20):
+        cache.store_syntax(f"copy{i}.cnn", text, tree)
+        assert len(_syntax_entries(tmp_path)) <= 8 + 1
+    assert not list((tmp_path / "cnndsl").glob("*.tmp"))
