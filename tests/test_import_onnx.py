@@ -69,6 +69,8 @@ ROUND_TRIP = [
     ("squeezenet1_1", ["size=64"]),
     ("shufflenet_v2", ["size=32"]),  # chunk (read as slice) and channel_shuffle
     ("edges", []),  # fixed, frozen kernels: the model's `frozen` metadata keeps them frozen
+    ("edge_compass", ["size=32"]),  # a value used across branches and an output used later: bound by name
+    ("unet_any", ["size=36"]),  # upsample(like=skip): 36 -> 18 -> 9 -> 4, so the like= resize matters
 ]
 
 
@@ -129,7 +131,7 @@ def test_model_without_scopes_still_folds_merges(tmp_path):
 # -- hand-made ONNX: exporter patterns and malformed models -----------------------------------------
 
 
-def _model(nodes, inputs, outputs, initializers=(), path=None):
+def _model(nodes, inputs, outputs, initializers=(), path=None, opset=17):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -141,7 +143,7 @@ def _model(nodes, inputs, outputs, initializers=(), path=None):
         [numpy_helper.from_array(np.asarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype), n)
          for n, a in initializers],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     if path is not None:
         onnx.save(model, str(path))
     return model
@@ -243,7 +245,8 @@ def test_unsupported_operator_names_node_and_type(tmp_path, capsys):
     assert f"{path}: node `/head/Cos` (Cos)" in err
 
 
-def test_value_used_across_branches_is_refused(tmp_path, capsys):
+def test_value_used_across_branches_is_bound_by_name(tmp_path):
+    """`a` feeds a branch of the inner add and the outer add: it is bound (`a = relu`) and named in both."""
     from onnx import helper
 
     nodes = [
@@ -254,8 +257,34 @@ def test_value_used_across_branches_is_refused(tmp_path, capsys):
         helper.make_node("Add", ["m1", "a"], ["y"], name="m2"),
     ]
     path = tmp_path / "cross.onnx"
-    _model(nodes, [("x", [1, 3, 4, 4])], ["y"], path=path)
-    assert "used across branches" in _error(capsys, path, "E1209")
+    _model(nodes, [("x", [None, 3, 4, 4])], ["y"], path=path)
+    program, again = _import_and_recompile(path, tmp_path)
+    text = program.read_text()
+    assert "a = relu" in text and "a -> sigmoid" in text
+    _agree(path, again, (3, 4, 4))
+
+
+def test_resize_to_the_size_of_another_tensor_reads_as_like(tmp_path, capsys):
+    """Resize whose sizes are Shape(t, start=2, end=4): upsample(like=t), t bound; other shapes stay refused."""
+    from onnx import helper
+
+    w = np.random.default_rng(2).standard_normal((3, 3, 2, 2))
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["p"], name="/down/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Relu", ["p"], ["q"], name="/mid/Relu"),
+        helper.make_node("ConvTranspose", ["q", "w"], ["t"], name="/up/ConvTranspose", strides=[2, 2]),
+        helper.make_node("Shape", ["x"], ["s"], name="/up/Shape", start=2, end=4),
+        helper.make_node("Resize", ["t", "", "", "s"], ["r"], name="/up/Resize", axes=[2, 3], mode="linear"),
+        helper.make_node("Concat", ["x", "r"], ["y"], name="/up/Concat", axis=1),
+    ]
+    path = tmp_path / "like.onnx"
+    _model(nodes, [("x", [None, 3, 9, 9])], ["y"], [("w", w)], path, opset=18)  # Resize's axes: opset 18
+    program, again = _import_and_recompile(path, tmp_path)
+    assert "upsample(like=x, mode=linear)" in program.read_text()
+    _agree(path, again, (3, 9, 9))
+    nodes[3] = helper.make_node("Shape", ["x"], ["s"], name="/up/Shape", start=1, end=3)
+    _model(nodes, [("x", [None, 3, 9, 9])], ["y"], [("w", w)], path, opset=18)
+    assert "`/up/Resize` (Resize)" in _error(capsys, path, "E1208")
 
 
 def test_weight_that_is_not_a_constant_is_refused(tmp_path, capsys):
