@@ -14,7 +14,8 @@ order, that starts from the nearest bound value above it; a chain or a branch
 that reaches a bound value starts from its name (`skip -> conv(…)`, or just
 `skip`). A merge whose other branches are all names takes the part of its one
 real branch that lies outside its own scope into the chain before it
-(`… -> concat { skip; convT(…) -> upsample(like=skip) }`, as U-Net is written).
+(`… -> concat { skip; convT(…) -> upsample(like=skip) }`, as U-Net is written; a
+merge without a scope keeps the last item).
 """
 
 from __future__ import annotations
@@ -220,6 +221,8 @@ class _Walk:
         split = self.idom[op.name]
         branches = [self.chain(split, i, depth + 1) for i in op.inputs]
         residual = op.kind == "add" and len(branches) == 2 and sum(not b for b in branches) == 1
+        if not residual and not all(branches) and self.r.model.producer == "cnndsl" and split not in self.bound:
+            self.conflicts.add(split)  # cnndsl writes `identity` as a node: an empty branch was a name
         if split in self.bound and not residual:
             branches = [b or [Source(split)] for b in branches]
         real = [b for b in branches if not (len(b) == 1 and isinstance(b[0], Source))]
@@ -228,8 +231,8 @@ class _Walk:
             return split
         body = real[0]
         source = body.pop(0) if isinstance(body[0], Source) else None
-        cut, scope = 0, scope_of(op.name)
-        while scope and cut < len(body) - 1 and body[cut].scope[: len(scope)] != scope:
+        cut, scope = 0, scope_of(op.name)  # without a scope, the branch keeps its last item
+        while cut < len(body) - 1 and (not scope or body[cut].scope[: len(scope)] != scope):
             cut += 1
         prefix, body[:] = body[:cut], body[cut:]
         items.append(Merge(op, branches, scope))
