@@ -200,8 +200,8 @@ class _Walk:
                 items.append(Source(current))
                 break
             if current not in self.idom:
-                op = self.r.ops[current]
-                raise self.r.model.fail("E1209", None, f"the node `{current}` ({op.kind}) is not computed from the input")
+                kind = self.r.ops[current].kind
+                raise self.r.model.fail("E1209", None, f"the node `{current}` ({kind}) is not computed from the input")
             if current in self.seen:  # used across branches: bound on the next walk
                 self.conflicts.add(current)
                 items.append(Source(current))
