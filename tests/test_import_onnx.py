@@ -139,6 +139,25 @@ def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
     _agree(model, again, (3, 16, 16))
 
 
+def test_skip_by_name_comes_back_as_the_name_not_identity(tmp_path):
+    """A branch that was a bound name is empty in the ONNX cnndsl writes (its `identity` is a node):
+    the import binds the value again, so the report (activation memory included) is the original's."""
+    source = tmp_path / "skip.cnn"
+    source.write_text(
+        "network Skip {\n  input image: [3, 8, 8]\n  d1 = conv(4, 3, pad=1) -> relu\n"
+        "  d2 = maxpool(2) -> conv(8, 3, pad=1) -> relu\n  maxpool(2) -> conv(8, 1)\n"
+        "  concat { d2; convT(8, 2, stride=2) }\n  output y = concat { convT(4, 2, stride=2); d1 } -> conv(2, 1)\n}\n"
+    )
+    model = tmp_path / "skip.onnx"
+    original = cnndsl.load(str(source))
+    original.to_onnx(str(model))
+    program, again = _import_and_recompile(model, tmp_path)
+    text = program.read_text()
+    assert "identity" not in text and re.search(r"concat \{\n\s+convT\(4, 2, stride=2\)\n\s+relu1\n", text)
+    assert cnndsl.load(str(program)).totals == original.totals
+    _agree(model, again, (3, 8, 8))
+
+
 def test_model_without_scopes_still_folds_merges(tmp_path):
     import onnx
 
