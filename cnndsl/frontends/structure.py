@@ -9,7 +9,8 @@ Some values are *bound* (`name = …`) and referred to by name: the input, the
 outputs, the points where the outputs' paths part, the tensors an
 `upsample(like=…)` copies the size of, and every value the nesting would need
 in two places (a value used across branches: found by one walk, bound, and
-walked again). Each bound value is one top-level statement, in the graph's
+walked again), and in a model cnndsl wrote the start of an empty branch (cnndsl
+writes `identity` as a node, so an empty branch was a name). Each bound value is one top-level statement, in the graph's
 order, that starts from the nearest bound value above it; a chain or a branch
 that reaches a bound value starts from its name (`skip -> conv(…)`, or just
 `skip`). A merge whose other branches are all names takes the part of its one
