@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from .program_text import numbers_of
-from .structure import Block, Call, Group, Layer, Merge, Param, Repeat
+from .structure import Block, Call, Group, Layer, Merge, Param, Repeat, Source
 
 TINY = 3  # a group of at most this many plain layers is written inline
 
@@ -78,7 +78,7 @@ def merge_scopes(items: list) -> None:
             scopes = [item.scope]
             for branch in item.branches:
                 merge_scopes(branch)
-                scopes += [it.scope for it in branch]
+                scopes += [it.scope for it in branch if not isinstance(it, Source)]
             item.scope = _common(scopes)
 
 
@@ -104,6 +104,8 @@ def key(item) -> tuple:
     """(signature, numbers) of an item as written before folding (memoised on groups)."""
     if isinstance(item, Layer):
         return layer_key(item.op)
+    if isinstance(item, Source):
+        return ("S", item.name), ()
     if isinstance(item, Merge):
         if not hasattr(item, "key"):
             parts = [sequence_key(b, statements=False) for b in item.branches]
@@ -191,7 +193,8 @@ class Folder:
         return _repeats(out) if statements else out
 
     def is_block(self, g: Group) -> bool:
-        return self.counts.get(key(g)[0], 0) >= 2 and not tiny(g)
+        """A group at two places or more, unless tiny or naming a bound value (a block body cannot see it)."""
+        return self.counts.get(key(g)[0], 0) >= 2 and not tiny(g) and not names_bound(g.items)
 
     def block(self, g: Group) -> Block:
         sig = key(g)[0]
@@ -236,6 +239,17 @@ class Folder:
             name = f"{base}{k}"
         self.names.add(name)
         return name
+
+
+def names_bound(items: list) -> bool:
+    """Whether the items refer to a bound value by name (a branch or chain from it, `like=`)."""
+    for item in items:
+        if isinstance(item, Source) or (isinstance(item, Layer) and item.op.refs):
+            return True
+        inner = item.branches if isinstance(item, Merge) else [item.items] if isinstance(item, Group) else []
+        if any(names_bound(b) for b in inner):
+            return True
+    return False
 
 
 def _stem(name: str) -> str:

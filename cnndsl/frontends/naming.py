@@ -18,44 +18,77 @@ from .fold import Folder, group, merge_scopes
 from .onnx_graph import Model
 from .onnx_patterns import Recogniser
 from .program_text import identifier, program
-from .structure import Call, Layer, Merge, Repeat, nest
+from .structure import Call, Layer, Merge, Repeat, Source, nest
 
 
 def imported(r: Recogniser, model: Model) -> Imported:
-    start, segments = nest(r)
+    nesting = nest(r)
+    names = _names(model, r, nesting)
     trees = []
-    for _, items, _ in segments:
+    for _, items, _ in nesting.statements:
+        _resolve(items, names)
         merge_scopes(items)
         trees.append(group(items))
+    for op in r.ops.values():  # `upsample(like=name)`
+        op.args = {**{k: _text_name(names[v]) for k, v in op.refs.items()}, **op.args}
     folder = Folder([item for tree in trees for item in tree])
     final = [folder.final(tree, statements=True) for tree in trees]
     folder.finish()
-    text = _text(model, r, start, [(a, items, b) for (a, _, b), items in zip(segments, final)], folder)
+    text = _text(model, nesting, names, [items for items in final], folder)
     weights = _weights(model, text, [item for items in final for item in items])
     notes = list(model.notes)
     if folder.order:
-        names = ", ".join(f"{b.name} ({len(b.instances)} uses)" for b in folder.order)
-        notes.append(f"folded repeated sub-graphs into blocks: {names}")
+        listed = ", ".join(f"{b.name} ({len(b.instances)} uses)" for b in folder.order)
+        notes.append(f"folded repeated sub-graphs into blocks: {listed}")
     return Imported(text, weights, notes)
 
 
-def _text(model: Model, r: Recogniser, start: str, segments: list, folder: Folder) -> str:
-    """The program text; value names: the input's, each output's, `trunk`, `trunk2`, … where paths part."""
-    name = identifier(Path(model.path).stem, "Imported")
-    name = name[0].upper() + name[1:]
-    names = {start: identifier(start, "image")}
+def _names(model: Model, r: Recogniser, nesting) -> dict:
+    """The name of every bound value: the input's, each output's (("output", name)), `trunk`, `trunk2`, …
+    where the outputs' paths part, and after its node's first scope (`doubleconv4`) for the others."""
+    names = {nesting.start: identifier(nesting.start, "image")}
     taken = set(names.values())
+
+    def fresh(chosen: str) -> str:
+        base, k = chosen, 1
+        while chosen in taken:
+            k += 1
+            chosen = f"{base}_{k}"
+        taken.add(chosen)
+        return chosen
+
     for out in model.outputs:
         chosen = "output" if out == "output" and len(model.outputs) == 1 else identifier(out, "logits")
-        while chosen in taken:
-            chosen += "_"
-        taken.add(chosen)
-        names[r.maker[out]] = ("output", chosen)
-    for k, (_, _, end) in enumerate(segments):
-        if end not in names:
-            names[end] = f"trunk{k + 1 if k else ''}"
-    head = (name, Path(model.path).name, names[start], model.inputs[start])
-    return program(head, folder.order, [(names[a], items, names[b]) for a, items, b in segments])
+        names[r.maker[out]] = ("output", fresh(chosen))
+    for k, split in enumerate(nesting.splits):
+        names[split] = fresh(f"trunk{k + 1 if k else ''}")
+    for value in r.ops:
+        if value in nesting.bound and value not in names:
+            first = next((p for p in value.split("#")[0].split("/") if p), value)
+            names[value] = fresh(identifier(first.lower(), "value"))
+    return names
+
+
+def _text_name(name) -> str:
+    return name[1] if isinstance(name, tuple) else name
+
+
+def _resolve(items: list, names: dict) -> None:
+    for item in items:
+        if isinstance(item, Source):
+            item.name = _text_name(names[item.value])
+        elif isinstance(item, Merge):
+            for branch in item.branches:
+                _resolve(branch, names)
+
+
+def _text(model: Model, nesting, names: dict, final: list, folder: Folder) -> str:
+    """The program text: the statements with their bound names."""
+    name = identifier(Path(model.path).stem, "Imported")
+    name = name[0].upper() + name[1:]
+    head = (name, Path(model.path).name, names[nesting.start], model.inputs[nesting.start])
+    segments = [(names[a], items, names[b]) for (a, _, b), items in zip(nesting.statements, final)]
+    return program(head, folder.order, segments)
 
 
 def ops_in_order(items: list):

@@ -6,7 +6,7 @@ later stages read without touching protobuf objects.
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,23 +126,25 @@ def _initializers(graph) -> dict[str, np.ndarray]:
 
 
 def _ordered(model: Model, nodes: list[OnnxNode], known: set[str]) -> list[OnnxNode]:
-    """The nodes in an order where every input is made first (Kahn); a cycle is an error naming a node on it."""
+    """The nodes in an order where every input is made first (Kahn's, taking the earliest ready node in
+    the file, so that a sorted file keeps its order); a cycle is an error naming a node on it."""
     producer = {out: n for n in nodes for out in n.outputs}
     waiting = {id(n): {i for i in n.inputs if i and i not in known} for n in nodes}
+    index = {id(n): k for k, n in enumerate(nodes)}
     users: dict[str, list[OnnxNode]] = {}
     for n in nodes:
         for i in waiting[id(n)]:
             users.setdefault(i, []).append(n)
-    ready = deque(n for n in nodes if not waiting[id(n)])
+    ready = [index[id(n)] for n in nodes if not waiting[id(n)]]
     order = []
     while ready:
-        node = ready.popleft()
+        node = nodes[heapq.heappop(ready)]
         order.append(node)
         for out in node.outputs:
             for user in users.get(out, ()):
                 waiting[id(user)].discard(out)
                 if not waiting[id(user)]:
-                    ready.append(user)
+                    heapq.heappush(ready, index[id(user)])
     if len(order) < len(nodes):
         stuck = next(n for n in nodes if waiting[id(n)])
         missing = sorted(waiting[id(stuck)])

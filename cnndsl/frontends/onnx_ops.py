@@ -360,8 +360,29 @@ def lrn(r: Recogniser, node) -> None:
 
 @handles("Resize", "Upsample")
 def resize(r: Recogniser, node) -> None:
-    args = {**_resize_target(r, node), **_resize_mode(r, node)}
-    r.add(Op("upsample", args, [r.value(node)]), node)
+    like = _resize_like(r, node)
+    args = {**(_resize_target(r, node) if like is None else {}), **_resize_mode(r, node)}
+    op = Op("upsample", args, [r.value(node)])
+    if like is not None:
+        op.refs["like"] = like
+    r.add(op, node)
+
+
+def _resize_like(r: Recogniser, node) -> str | None:
+    """`upsample(like=t)` as cnndsl emits it: `sizes` is `Shape(t, start=2, end=4)` on `axes=[2, 3]`
+    (the id of t's op), else None."""
+    symbol = r.symbols.get(node.inputs[3]) if node.op == "Resize" and len(node.inputs) > 3 else None
+    if symbol is None or symbol[0] != "shape":
+        return None
+    axes = sorted(int(a) % 4 for a in node.attrs.get("axes", ()))
+    if axes != [2, 3] or symbol[2] != 2 or symbol[3] != 4:
+        raise r.model.fail(
+            "E1208",
+            node,
+            f"its sizes `{node.inputs[3]}` are computed from a shape (axes {axes}, dimensions {symbol[2]}:{symbol[3]})",
+            hint="only the height and width of another tensor (`upsample(like=t)`: Shape start=2, end=4) are read",
+        )
+    return symbol[1]
 
 
 def _resize_target(r: Recogniser, node) -> dict:
@@ -402,7 +423,8 @@ def _resize_mode(r: Recogniser, node) -> dict:
 
 @handles("Shape")
 def shape(r: Recogniser, node) -> None:
-    r.symbols[node.outputs[0]] = ("shape", r.value(node), int(node.attrs.get("start", 0)))
+    end = node.attrs.get("end")
+    r.symbols[node.outputs[0]] = ("shape", r.value(node), int(node.attrs.get("start", 0)), end)
 
 
 @handles("Gather", "Unsqueeze", "Squeeze", "Cast")

@@ -36,6 +36,7 @@ class Op:
     name: str = ""  # the ONNX node name (unique): the op's id
     positional: int = 0  # how many of `args` are written without their name
     weights: dict = field(default_factory=dict)  # ONNX role in cnndsl (`weight`, `scale`, ...) -> array
+    refs: dict = field(default_factory=dict)  # tensor argument (`like`) -> the id of the op it names
 
 
 class Recogniser:

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from .structure import Block, Call, Layer, Merge, Repeat
+from .structure import Block, Call, Layer, Merge, Repeat, Source
 
 DEFAULTS = {
     "conv": {"stride": 1, "pad": 0, "dilation": 1, "groups": 1, "bias": True},
@@ -68,9 +68,13 @@ class Writer:
     def statements(self, items: list) -> list[str]:
         lines, chain = [], []
         for item in items:
+            if isinstance(item, Source):  # always first: `skip -> …`, or the branch `skip`
+                chain = [item.name]
+                continue
             if isinstance(item, Layer):
                 term = self.layer(item.op)
-                if chain and (item.op.kind in BREAK_BEFORE or len(" -> ".join([*chain, term])) > 90):
+                named = len(chain) == 1 and isinstance(items[0], Source)  # `skip -> conv(…)` stays on one line
+                if chain and not named and (item.op.kind in BREAK_BEFORE or len(" -> ".join([*chain, term])) > 90):
                     lines.append(" -> ".join(chain))
                     chain = []
                 chain.append(term)
