@@ -21,6 +21,7 @@ from . import syntax as syn
 from .errors import SOURCES, CnnError, Collector, Diagnostic, Label, Span, did_you_mean, error
 from .evaluate import Poisoned, Scope, evaluate, truth
 from .passes.memory import peak_bytes
+from .records import dataclass as record
 from .values import format_value
 
 SUMMED = ("params", "trainable", "state", "macs", "flops", "activation_bytes")
@@ -31,7 +32,7 @@ BYTES = ("activation_bytes", "peak_memory", "peak_activation_bytes")
 TENSOR_FUNCTIONS = ("shape", "rf")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Pending:
     """An `assert` met by the lowering: where it stands and the names it can see."""
 

@@ -7,6 +7,7 @@ unreadable file, 3 internal error (traceback only with --debug).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -16,6 +17,9 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
+    # numpy's OpenBLAS starts a thread per core when numpy is imported (0.1 s of a `compile`);
+    # no command does linear algebra in numpy (onnxruntime and torch keep their own threads)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = _parser(_command_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

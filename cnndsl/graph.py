@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .errors import Span
 from .fields import Field
 from .layers import Layer
+from .records import dataclass as record
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class Node:
         return self.layer.kind
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BlockInstance:
     """A block call expanded in the graph: `Stage2/Bottleneck1`."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass as std_dataclass
+
+from .records import dataclass  # frozen, slotted, cheaper to define
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class Func:
         return f"{self.name}({', '.join(map(str, self.args))})"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@std_dataclass(frozen=True, slots=True, eq=False)
 class Function:
     """A file-level `fn`: its definition, and the file-level names its body sees."""
 

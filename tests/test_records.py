@@ -76,3 +76,24 @@ def test_inherited_fields_are_refused_not_dropped():
         @record(frozen=True, slots=True)
         class Derived(Base):
             b: int
+
+
+def test_methods_are_compiled_on_first_use_whichever_comes_first():
+    from cnndsl.records import dataclass
+
+    def make():
+        @dataclass(frozen=True, slots=True)
+        class Pair:
+            a: int
+            b: tuple = ()
+
+        return Pair
+
+    Pair = make()
+    assert Pair.__init__.__record_stub__ and Pair.__eq__.__record_stub__
+    unmade = Pair.__new__(Pair)
+    Pair.__setstate__(unmade, [1, (2,)])  # as unpickling builds it: no __init__
+    assert unmade == Pair(1, (2,)) and hash(unmade) == hash(Pair(1, (2,)))
+    assert not hasattr(Pair.__init__, "__record_stub__") and repr(unmade).endswith("Pair(a=1, b=(2,))")
+    Other = make()
+    assert repr(Other(3)).endswith("Pair(a=3, b=())") and Other(3) != Pair(3)
