@@ -124,6 +124,14 @@ def test_round_trip_of_every_zoo_network(tmp_path, path):
     _round_trip(tmp_path, original, path.stem, agree=original.totals["params"] < 60_000_000)
 
 
+def _compile_and_import(source, tmp_path):
+    """The program of `source` compiled to ONNX, then imported: (original network, model, program, recompiled)."""
+    model = tmp_path / f"{source.stem}.onnx"
+    original = cnndsl.load(str(source))
+    original.to_onnx(str(model))
+    return (original, model, *_import_and_recompile(model, tmp_path))
+
+
 def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
     source = tmp_path / "small.cnn"
     source.write_text(
@@ -133,10 +141,7 @@ def test_small_program_round_trip_folds_repeats_and_keeps_residuals(tmp_path):
         "  repeat 3 { Unit(8) }\n  concat {\n    conv(4, 1) -> silu\n    maxpool(3, stride=1, pad=1)\n  }\n"
         "  gap -> flatten -> identity -> dropout(p=0.25)\n  dense(5) -> softmax\n}\n"
     )
-    model = tmp_path / "small.onnx"
-    original = cnndsl.load(str(source))
-    original.to_onnx(str(model))
-    program, again = _import_and_recompile(model, tmp_path)
+    original, model, program, again = _compile_and_import(source, tmp_path)
     text = program.read_text()
     assert "repeat 3 {" in text and "residual {" in text and "concat {" in text
     assert "relu6" in text and "silu" in text and "identity -> dropout(p=0.25)" in text
@@ -153,10 +158,7 @@ def test_skip_by_name_comes_back_as_the_name_not_identity(tmp_path):
         "  d2 = maxpool(2) -> conv(8, 3, pad=1) -> relu\n  maxpool(2) -> conv(8, 1)\n"
         "  concat { d2; convT(8, 2, stride=2) }\n  output y = concat { convT(4, 2, stride=2); d1 } -> conv(2, 1)\n}\n"
     )
-    model = tmp_path / "skip.onnx"
-    original = cnndsl.load(str(source))
-    original.to_onnx(str(model))
-    program, again = _import_and_recompile(model, tmp_path)
+    original, model, program, again = _compile_and_import(source, tmp_path)
     text = program.read_text()
     assert "identity" not in text and re.search(r"concat \{\n\s+convT\(4, 2, stride=2\)\n\s+relu1\n", text)
     assert cnndsl.load(str(program)).totals == original.totals

@@ -82,7 +82,8 @@ def capture(graph: Graph, mark: Mark, errors: int, steps: int, path: tuple, bloc
         return None
     blocks = _last(graph.blocks.values(), len(graph.blocks) - mark.blocks)
     values = _last(graph.values.values(), len(graph.values) - mark.values)
-    if any(not value.name.startswith(prefix) or value.node not in inside | {block_input} for value in values):
+    inside.add(block_input)  # a name may be bound to the block's input itself
+    if any(not value.name.startswith(prefix) or value.node not in inside for value in values):
         return None
     return Template(path, block_input, result, nodes, blocks, values, steps - mark.steps)
 
