@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -384,7 +385,8 @@ TORCHVISION = ["resnet18", "resnet50", "vgg16", "googlenet", "mobilenet_v2", "de
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """Each model exported once: legacy exporter, BatchNormalization kept (TrainingMode.PRESERVE in eval)."""
+    """Each model exported once: legacy exporter, BatchNormalization kept (TrainingMode.PRESERVE in eval);
+    removed when the module's tests are done."""
     torch = pytest.importorskip("torch")
     models = pytest.importorskip("torchvision.models")
     folder = tmp_path_factory.mktemp("torchvision")
@@ -407,7 +409,8 @@ def exports(tmp_path_factory):
         )
         out[name] = (path, sum(p.numel() for p in module.parameters()), size)
         del module
-    return out
+    yield out
+    shutil.rmtree(folder, ignore_errors=True)  # about a gigabyte, VGG's weights most of it
 
 
 def _documented_lines() -> dict[str, int]:
