@@ -4,8 +4,8 @@
     python benchmarks/make_venv.py FOLDER --newest   # the newest releases pip can reach
     python benchmarks/run_all.py --python FOLDER/bin/python
 
-Pinned: each dependency at the version installed in the interpreter that runs this
-script (the development setup). Newest: `pip install --upgrade --upgrade-strategy
+Pinned: each dependency (and ml_dtypes, which onnx pulls in) at the version installed
+in the interpreter that runs this script (the development setup). Newest: `pip install --upgrade --upgrade-strategy
 eager`, without pip's configured constraints, so every dependency of cnndsl comes at
 its newest release. The peers of the table (torch, torchinfo) are pinned in both,
 to their versions here (an unpinned torch is a multi-gigabyte download): they are
@@ -25,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = ("lark", "networkx", "numpy", "onnx", "protobuf", "graphviz", "safetensors", "onnxruntime")
 PEERS = ("torch", "torchinfo")
+# pulled in by onnx, and the cause of the speed issue (its import time grew tenfold in 0.7.0):
+# pinned too, or the pinned run would measure whatever release pip picks today
+TRANSITIVE = ("ml_dtypes",)
 
 
 def installed(name: str) -> str | None:
@@ -54,13 +57,13 @@ def main() -> None:
         env["PIP_CONSTRAINT"] = ""  # pip's configured caps apply to the pinned run only
         wanted = ["--upgrade", "--upgrade-strategy", "eager", str(ROOT), *DEPENDENCIES]
     else:
-        wanted = [str(ROOT), *pinned(DEPENDENCIES)]
+        wanted = [str(ROOT), *pinned(DEPENDENCIES + TRANSITIVE)]
     subprocess.run([python, "-m", "pip", "install", "-q", *wanted], check=True, env=env)
     if not args.no_peers:
         subprocess.run([python, "-m", "pip", "install", "-q", *pinned(PEERS)], check=True)
     script = "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'], d.version)"
     listing = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True).stdout
-    names = {*DEPENDENCIES, *PEERS, "cnndsl", "ml_dtypes"}
+    names = {*DEPENDENCIES, *TRANSITIVE, *PEERS, "cnndsl"}
     print("\n".join(sorted(line for line in listing.splitlines() if line.split()[0].lower() in names)))
 
 

@@ -7,9 +7,10 @@ made by `benchmarks/make_venv.py` (pinned or `--newest` dependencies), whose ver
 the table then names.
 
 Whole-process wall times on this machine (median of `--runs` fresh processes, with
-the spread as min..max), side by side with what users would run instead where a
-peer exists. The peers need `pip install -e '.[bench]'`; a missing peer is printed
-as such, never guessed. Not part of the test suite: no timing is asserted anywhere.
+the spread as min..max; commands compared with each other run in turns), side by side
+with what users would run instead where a peer exists. The peers need
+`pip install -e '.[bench]'`; a missing peer is printed as such, never guessed. Not part
+of the test suite: no timing is asserted anywhere.
 """
 
 from __future__ import annotations
@@ -62,24 +63,38 @@ class Sample:
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(argv: list[str], runs: int, timeout: float = 600, before=None, env=None) -> Sample:
-    """Wall times of `runs` fresh processes, after one untimed warm-up run (bytecode, disk cache);
-    `before(attempt)`, untimed, ahead of each."""
-    times = []
+class Command:
+    """One command to time: its argv, an untimed step `before(attempt)` ahead of each run, extra environment."""
+
+    def __init__(self, argv: list[str], before=None, env: dict | None = None):
+        self.argv, self.before, self.env = argv, before, env or {}
+
+
+def timed_together(commands: list[Command], runs: int, timeout: float = 600) -> list[Sample]:
+    """Wall times of `runs` fresh processes of each command, taken in turns (one run of each per
+    round, after one untimed warm-up round for bytecode and the disk cache): a machine that
+    speeds up or slows down during the measurement moves all of them alike, not one."""
+    times: list[list[float] | None] = [[] for _ in commands]
     for attempt in range(runs + 1):
-        if before is not None:
-            before(attempt)
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=timeout, env={**ENV, **(env or {})})
-        except subprocess.TimeoutExpired:
-            return Sample(None)
-        if attempt:
-            times.append(time.perf_counter() - start)
-        if done.returncode:
-            sys.stderr.write(done.stderr.decode(errors="replace")[-600:])
-            return Sample(None)
-    return Sample(times)
+        for index, command in enumerate(commands):
+            if times[index] is None:
+                continue
+            if command.before is not None:
+                command.before(attempt)
+            start = time.perf_counter()
+            try:
+                done = subprocess.run(
+                    command.argv, cwd=ROOT, capture_output=True, timeout=timeout, env={**ENV, **command.env}
+                )
+            except subprocess.TimeoutExpired:
+                times[index] = None
+                continue
+            if done.returncode:
+                sys.stderr.write(done.stderr.decode(errors="replace")[-600:])
+                times[index] = None
+            elif attempt:
+                times[index].append(time.perf_counter() - start)
+    return [Sample(t) for t in times]
 
 
 def cnndsl(*args) -> list[str]:
@@ -93,12 +108,17 @@ def ratio(slow: Sample, fast: Sample) -> str:
 
 
 def startup(runs: int, folder: str) -> list[list[str]]:
-    bare = timed([PYTHON, "-c", "pass"], runs)
-    check = timed(cnndsl("check", LENET), runs)
     edited = Path(folder) / "lenet5.cnn"
     text = LENET.read_text()
-    after_edit = timed(cnndsl("check", edited), runs, before=lambda n: edited.write_text(f"{text}# edit {n}\n"))
-    uncached = timed(cnndsl("check", LENET), runs, env={"CNNDSL_NO_CACHE": "1"})
+    bare, check, after_edit, uncached = timed_together(
+        [
+            Command([PYTHON, "-c", "pass"]),
+            Command(cnndsl("check", LENET)),
+            Command(cnndsl("check", edited), before=lambda n: edited.write_text(f"{text}# edit {n}\n")),
+            Command(cnndsl("check", LENET), env={"CNNDSL_NO_CACHE": "1"}),
+        ],
+        runs,
+    )
     return [
         ["Python start (`python -c pass`)", bare.cell(), "", "", ""],
         ["`cnndsl check architectures/lenet5.cnn`", check.cell(), "", "", "<= 0.15 s"],
@@ -108,25 +128,31 @@ def startup(runs: int, folder: str) -> list[list[str]]:
 
 
 def report_vs_torchinfo(runs: int) -> list[list[str]]:
-    ours = timed(cnndsl("report", RESNET50), runs)
     name = "torchinfo `summary` (PyTorch model)"
-    theirs = timed([PYTHON, "-c", COMPETITORS[name]], max(3, runs // 2))
+    commands = [Command(cnndsl("report", RESNET50)), Command([PYTHON, "-c", COMPETITORS[name]])]
+    ours, theirs = timed_together(commands, runs)
     return [["`cnndsl report resnet50`", ours.cell(), f"{name} {theirs.cell()}", ratio(theirs, ours), ">= 10x"]]
 
 
 def compile_vs_torch(runs: int, folder: str) -> list[list[str]]:
-    ours = timed(cnndsl("compile", RESNET50, "-o", f"{folder}/r50.onnx"), runs)
-    theirs = timed([PYTHON, str(HERE / "torch_resnet50.py"), f"{folder}/r50_torch.onnx"], max(3, runs // 2))
+    ours, theirs = timed_together(
+        [
+            Command(cnndsl("compile", RESNET50, "-o", f"{folder}/r50.onnx")),
+            Command([PYTHON, str(HERE / "torch_resnet50.py"), f"{folder}/r50_torch.onnx"]),
+        ],
+        runs,
+    )
     peer = f"torch.nn + torch.onnx.export {theirs.cell()}"
     return [["`cnndsl compile resnet50`", ours.cell(), peer, ratio(theirs, ours), ">= 8x"]]
 
 
 def report_scaling(folder: str, blocks: list[int]) -> list[list[str]]:
-    rows, per_node = [], []
+    rows, per_node, commands = [], [], []
     for count in blocks:
         path = Path(folder) / f"deep{count}.cnn"
         path.write_text(synthetic(count))
-        sample = timed(cnndsl("report", path, "--format", "json", "-o", f"{folder}/deep.json"), 3)
+        commands.append(Command(cnndsl("report", path, "--format", "json", "-o", f"{folder}/deep.json")))
+    for count, sample in zip(blocks, timed_together(commands, 3)):
         nodes = 7 * count + 5
         per_node.append(sample.median / nodes * 1000 if sample.ok else float("nan"))
         goal = "<= 5 s" if count == blocks[-1] else ""
