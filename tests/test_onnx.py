@@ -431,10 +431,10 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, m
     target = tmp_path / "m.onnx"
     target.write_bytes(b"earlier model")
 
-    def fail(fd):
+    def fail(*args):
         raise failure
 
-    monkeypatch.setattr(backend.os, "fsync", fail)  # after the bytes went into the temporary file
+    monkeypatch.setattr(backend.os, "replace", fail)  # after the bytes went into the temporary file
     with pytest.raises((cnndsl.CnnError, KeyboardInterrupt)):
         cnndsl.load("architectures/lenet5.cnn").to_onnx(target)
     assert target.read_bytes() == b"earlier model"

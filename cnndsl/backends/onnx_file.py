@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import usage_error
-from ..files import atomic_path, output_target, remove_stale, sync, temporary_prefix
+from ..files import atomic_path, output_target, remove_stale, temporary_prefix
 from .onnx_proto import DataType, pb
 
 
@@ -30,13 +30,18 @@ def write(model, arrays, path: str | os.PathLike) -> None:
     one more occurrence of `ModelProto.graph` holding one initializer. Protobuf
     merges repeated occurrences of a message field, so readers see one graph
     with the initializers appended in order.
+
+    The model is renamed into place complete, but not synced to disk: like a
+    compiler's output it is made again from its sources by running the command
+    again, and waiting for the disk cost a `compile` up to 40% of its time on a
+    shared machine (docs/onnx.md, "Files"). Weight files, which may hold a
+    training run, are synced (:func:`cnndsl.files.write_bytes`).
     """
     with atomic_path(path) as temporary, open(temporary, "wb") as f:
         f.write(model.SerializeToString())
         for name, array in arrays:
             f.write(_initializer_frame(name, array))
             f.write(memoryview(little_endian(array)).cast("B"))
-        sync(f)
 
 
 def _field(message: str, field: str) -> int:
