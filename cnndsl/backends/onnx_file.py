@@ -33,9 +33,9 @@ def write(model, arrays, path: str | os.PathLike) -> None:
 
     The model is renamed into place complete, but not synced to disk: like a
     compiler's output it is made again from its sources by running the command
-    again, and waiting for the disk cost a `compile` up to 40% of its time on a
-    shared machine (docs/onnx.md, "Files"). Weight files, which may hold a
-    training run, are synced (:func:`cnndsl.files.write_bytes`).
+    again, and waiting for the disk grows with the model (docs/onnx.md, "Files").
+    Weight files, which may hold a training run, are synced
+    (:func:`cnndsl.files.write_bytes`).
     """
     with atomic_path(path) as temporary, open(temporary, "wb") as f:
         f.write(model.SerializeToString())
