@@ -4,12 +4,13 @@
     python benchmarks/make_venv.py FOLDER --newest   # the newest releases pip can reach
     python benchmarks/run_all.py --python FOLDER/bin/python
 
-Pinned: each dependency (and ml_dtypes, which onnx pulls in) at the version installed
-in the interpreter that runs this script (the development setup). Newest: `pip install --upgrade --upgrade-strategy
-eager`, without pip's configured constraints, so every dependency of cnndsl comes at
-its newest release. The peers of the table (torch, torchinfo) are pinned in both,
-to their versions here (an unpinned torch is a multi-gigabyte download): they are
-what cnndsl is compared with, not what it runs on. Prints the versions installed.
+Pinned: each dependency (and ml_dtypes, which onnx pulls in) at the version
+installed in the interpreter that runs this script (the development setup).
+Newest: `pip install --upgrade --upgrade-strategy eager`, without pip's configured
+constraints, so every dependency of cnndsl comes at its newest release. The peers
+of the table (torch, torchinfo) are pinned in both, to their versions here (an
+unpinned torch is a multi-gigabyte download): they are what cnndsl is compared
+with, not what it runs on. Prints the versions installed.
 """
 
 from __future__ import annotations

@@ -95,8 +95,6 @@ def test_pytorch_and_onnxruntime_agree(stem, tmp_path):
     source = str(ARCHITECTURES / f"{stem}.cnn")
     assert main(["compile", source, *sets, "--weights", str(weights), "-o", str(model)]) == 0
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    weights.unlink()  # the large networks write about a gigabyte each: kept no longer than needed
-    model.unlink()
     module.eval()
     rng = np.random.default_rng(1)
     for batch in (1, 3):
