@@ -19,7 +19,6 @@ import argparse
 import datetime
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -136,15 +135,15 @@ def report_vs_torchinfo(runs: int) -> list[list[str]]:
 
 
 def compile_vs_torch(runs: int, folder: str) -> list[list[str]]:
-    """Both tools writing the model to disk (`folder`), then to memory (/dev/shm, where there is
-    one): the disk of a shared machine stalls now and then, and cnndsl syncs its 100 MB to disk
-    (the exporter does not), so the second row measures the tools without the disk's noise."""
+    """Both tools writing the model to disk (under `folder`), then to memory (/dev/shm, where
+    there is one): writing 100 MB to the disk of a shared machine costs both about the same
+    time and stalls now and then, so the second row measures the tools without the disk."""
     rows = []
     places = [("", folder)]
     if os.access("/dev/shm", os.W_OK):
-        places.append((", output in memory (/dev/shm)", tempfile.mkdtemp(dir="/dev/shm")))
-    for label, place in places:
-        try:
+        places.append((", output in memory (/dev/shm)", "/dev/shm"))
+    for label, parent in places:
+        with tempfile.TemporaryDirectory(dir=parent) as place:
             ours, theirs = timed_together(
                 [
                     Command(cnndsl("compile", RESNET50, "-o", f"{place}/r50.onnx")),
@@ -152,9 +151,6 @@ def compile_vs_torch(runs: int, folder: str) -> list[list[str]]:
                 ],
                 runs,
             )
-        finally:
-            if place != folder:
-                shutil.rmtree(place, ignore_errors=True)
         peer = f"torch.nn + torch.onnx.export {theirs.cell()}"
         rows.append([f"`cnndsl compile resnet50`{label}", ours.cell(), peer, ratio(theirs, ours), ">= 8x"])
     return rows
