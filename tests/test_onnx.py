@@ -477,6 +477,86 @@ def test_the_streamed_file_parses_to_the_model_build_makes(tmp_path):
     assert onnx.load(tmp_path / "g.onnx").SerializeToString() == backend.build(net).SerializeToString()
 
 
+STREAMED = """network T {
+  input x: [16, 12, 12]
+  conv(48, 3, init=normal(0.05)) -> bn -> prelu
+  conv(40, 3, init=uniform(0.1)) -> conv(32, 3, init=xavier) -> conv(8, 3, init="k.npy")
+  conv(8, 3, weights=sobel_x, groups=8) -> flatten -> dense(600) -> dense(10, init=zeros)
+}
+"""
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    """The file writer draws 1,000 floats at a time through two buffers: every tensor in many pieces."""
+    from cnndsl.backends import onnx_file
+
+    monkeypatch.setattr(onnx_file, "PIECE", 1000)
+    monkeypatch.setattr(onnx_file, "BUFFERS", 2)
+
+
+def test_every_kind_of_weight_streams_to_the_values_one_draw_makes(tmp_path, small_pieces):
+    import zlib
+
+    kernel = np.random.default_rng(7).standard_normal((8, 32, 3, 3))
+    np.save(tmp_path / "k.npy", kernel)
+    net = cnndsl.load(str(_program(tmp_path, STREAMED)))
+    given = np.full((10, 600), 0.5, np.float32)
+    assert backend.compile_file(net, tmp_path / "m.onnx", seed=3, weights={"dense2/weight": given}) is False
+    w = _weights(onnx.load(tmp_path / "m.onnx"))
+    rng = np.random.default_rng([3, zlib.crc32(b"conv2\0weight")])  # docs/onnx.md: seed, crc32 of name and role
+    np.testing.assert_array_equal(w["conv2/weight"], rng.random((40, 48, 3, 3), dtype=np.float32) * 0.2 - 0.1)
+    rng = np.random.default_rng([3, zlib.crc32(b"conv1\0weight")])
+    np.testing.assert_array_equal(w["conv1/weight"], rng.standard_normal((48, 16, 3, 3), np.float32) * 0.05)
+    np.testing.assert_array_equal(w["conv4/weight"], kernel.astype(np.float32))
+    np.testing.assert_array_equal(w["dense2/weight"], given)
+    built = _weights(backend.build(net, seed=3))
+    assert w.keys() == built.keys()
+    for name in built:
+        if name != "dense2/weight":
+            np.testing.assert_array_equal(w[name], built[name], err_msg=name)
+
+
+def test_a_failed_draw_stops_the_write_and_leaves_the_old_file(tmp_path, small_pieces):
+    import threading
+
+    np.save(tmp_path / "k.npy", np.zeros((8, 32, 3, 3)))
+    net = cnndsl.load(str(_program(tmp_path, STREAMED)))
+    (tmp_path / "k.npy").unlink()  # read when its turn comes, on the drawing thread
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"earlier model")
+    threads = threading.active_count()
+    with pytest.raises(cnndsl.CnnError) as caught:
+        backend.compile_file(net, target)
+    assert caught.value.code == "E0702" and caught.value.diagnostics[0].span.line == 4
+    assert target.read_bytes() == b"earlier model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "net.cnn"]
+    assert threading.active_count() == threads
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_write_stops_the_drawing_thread(tmp_path, small_pieces, monkeypatch, failure):
+    import threading
+
+    from cnndsl.backends import onnx_file
+
+    real, written = onnx_file.pieces, []
+
+    def failing(weights):
+        for data in real(weights):
+            written.append(len(data))
+            if len(written) == 5:
+                raise failure
+            yield data
+
+    monkeypatch.setattr(onnx_file, "pieces", failing)
+    threads = threading.active_count()
+    with pytest.raises((cnndsl.CnnError, KeyboardInterrupt)):
+        backend.compile_file(cnndsl.load("architectures/lenet5.cnn"), tmp_path / "m.onnx")
+    assert threading.active_count() == threads and len(written) == 5
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**21 + 5, 555_000_000, 2**31 - 1])
 def test_varints_match_protobuf(value):
     from google.protobuf.internal.encoder import _VarintBytes

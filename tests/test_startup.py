@@ -83,3 +83,42 @@ def test_check_imports_no_module_it_does_not_use(tmp_path):
     (dataclasses, which check does use, shows that the probe sees imports)."""
     argv = ["check", str(ARCHITECTURES / "lenet5.cnn")]
     assert _imported_by(argv, tmp_path, ("difflib", "dataclasses")) == ["dataclasses"]
+
+
+def _program(argv: list[str], before: str = "") -> subprocess.CompletedProcess:
+    """The `cnndsl` program run with `argv` after `before` (Python source); an object in the
+    script's globals says "torn down" when the interpreter frees it at exit."""
+    script = (
+        "import sys\n"
+        "class Witness:\n"
+        "    def __del__(self):\n"
+        "        print('torn down', file=sys.stderr)\n"
+        "witness = Witness()\n"
+        f"{before}\n"
+        "from cnndsl.cli import run\n"
+        f"sys.argv = ['cnndsl', *{argv!r}]\n"
+        "run()\n"
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+
+def test_the_program_skips_the_teardown_and_keeps_its_output_and_exit_code(capsys, tmp_path):
+    argv = ["report", str(ARCHITECTURES / "resnet50.cnn")]
+    done = _program(argv)
+    assert done.returncode == 0 and "torn down" not in done.stderr
+    from cnndsl.cli import main
+
+    assert main(argv) == 0
+    assert done.stdout == capsys.readouterr().out  # every byte of a long report through the pipe
+    wrong = tmp_path / "wrong.cnn"
+    wrong.write_text("network N { input x: [3, 8, 8]; conv(4, 9) }\n")  # a 9x9 kernel on 8x8
+    failed = _program(["check", str(wrong)])
+    assert failed.returncode == 1 and "error" in failed.stderr and "torn down" not in failed.stderr
+
+
+def test_the_program_exits_as_usual_when_something_waits_for_exit():
+    argv = ["check", str(ARCHITECTURES / "lenet5.cnn")]
+    done = _program(argv, before="import atexit; atexit.register(lambda: print('goodbye', file=sys.stderr))")
+    assert done.returncode == 0 and "goodbye" in done.stderr and "torn down" in done.stderr
+    done = _program(argv, before="import threading, time; threading.Thread(target=time.sleep, args=(0.2,)).start()")
+    assert done.returncode == 0 and "torn down" in done.stderr

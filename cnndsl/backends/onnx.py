@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from ..errors import error, usage_error
 from . import weights
 from .onnx_file import little_endian, save_external, write
 from .onnx_proto import DataType, make_model, make_node, tensor, value_info
+from .weights import Source
 
 OPSET = 21
 IR_VERSION = 10
@@ -58,7 +58,7 @@ class Emitter:
         self.generator = generator
         self.skeleton = skeleton
         self.weight_inputs: list = []  # ValueInfoProto
-        self.pending: list[tuple[str, tuple, object]] = []  # the weights: (name, shape, make), in order
+        self.pending: list[tuple[str, tuple, Source]] = []  # the weights: (name, shape, make), in order
         self.nodes: list = []  # NodeProto
         self.inputs: list = []  # ValueInfoProto
         self.floats: dict[str, int] = {}  # graph node -> float values it added
@@ -89,20 +89,20 @@ class Emitter:
     def weight(self, node, role: str, shape: tuple, default: tuple = ("he",)) -> str:
         """A learnable tensor made by the layer's `init=` (or `default`)."""
         init, shape = node.layer.attrs.get("init") or default, tuple(shape)
-        return self.add(node, role, shape, lambda: self.generator.draw(node.name, init, shape, node.span, role))
+        return self.add(node, role, shape, self.generator.source(node.name, init, shape, node.span, role))
 
     def filled(self, node, role: str, shape: tuple, value: float) -> str:
         """A tensor of one value: biases (0), batch-norm shift (0), mean (0) and variance (1)."""
         shape = tuple(shape)
-        return self.add(node, role, shape, lambda: weights.constant(shape, value))
+        return self.add(node, role, shape, Source(lambda: weights.constant(shape, value)))
 
     def fixed(self, node, role: str, kernel, shape: tuple) -> str:
         """A conv weight holding the 2-D `kernel` for every [out, in/groups] pair."""
         shape = tuple(shape)
-        return self.add(node, role, shape, lambda: weights.fixed(kernel, shape))
+        return self.add(node, role, shape, Source(lambda: weights.fixed(kernel, shape)))
 
-    def add(self, node, role: str, shape: tuple, make) -> str:
-        """Register the tensor `<node>/<role>`: an initializer from `make()`, or a graph input in a skeleton."""
+    def add(self, node, role: str, shape: tuple, make: Source) -> str:
+        """Register the tensor `<node>/<role>`: an initializer made by `make`, or a graph input in a skeleton."""
         name, shape = f"{node.name}/{role}", tuple(shape)
         if self.skeleton:
             self.weight_inputs.append(_value_info(name, shape))
@@ -170,9 +170,11 @@ def assemble(network, seed: int = 0, skeleton: bool = False) -> tuple:
 def realise(pending: list):
     """The weights as (name, float32 array), in order, made on a few threads.
 
-    numpy releases the GIL while it draws, so later weights are drawn while
-    earlier ones are being written.
+    numpy releases the GIL while it draws. (Writing a file streams the weights
+    instead: :func:`.onnx_file.write`.)
     """
+    from concurrent.futures import ThreadPoolExecutor  # not on `compile`'s path: logging comes with it
+
     with ThreadPoolExecutor(THREADS) as pool:
         yield from zip((name for name, _, _ in pending), pool.map(lambda item: item[2](), pending))
 
@@ -333,10 +335,11 @@ def to_onnx(network, path: str | os.PathLike | None = None, seed: int = 0, weigh
     model, pending = assemble(network, seed)
     pending = with_weights(pending, weights)
     arrays = list(realise(pending))  # made once: written and attached
+    made = [(name, array.shape, Source.of(array)) for name, array in arrays]
     if path is not None and _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
-        write(model, arrays, path)
+        write(model, made, path)
         path = None
-    attach(model, [(name, array.shape, lambda array=array: array) for name, array in arrays])
+    attach(model, made)
     if path is not None:
         save_external(model, Path(path))
     return model
@@ -361,7 +364,7 @@ def compile_file(network, path: str | os.PathLike, seed: int = 0, weights: dict 
     model, pending = assemble(network, seed)
     pending = with_weights(pending, weights)
     if _nbytes(pending) < EXTERNAL_DATA_THRESHOLD:
-        write(model, realise(pending), path)
+        write(model, pending, path)
         return False
     attach(model, pending)
     save_external(model, Path(path))
@@ -372,7 +375,8 @@ def with_weights(pending: list, weights: dict | None) -> list:
     """`pending` with the tensors named in `weights` (loaded by backends/weightfiles.py) taken from it."""
     if not weights:
         return pending
-    return [(name, shape, (lambda a=weights[name]: a) if name in weights else make) for name, shape, make in pending]
+    given = {name: Source.of(array) for name, array in weights.items()}
+    return [(name, shape, given.get(name, make)) for name, shape, make in pending]
 
 
 def _nbytes(pending: list) -> int:

@@ -6,9 +6,11 @@ building a model and writing bytes are read and changed separately.
 
 from __future__ import annotations
 
+import math
 import os
-import shutil
-import tempfile
+import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +24,22 @@ def little_endian(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype="<f4")
 
 
-def write(model, arrays, path: str | os.PathLike) -> None:
-    """`model` plus the weights `arrays` ((name, array) pairs) as initializers, streamed to `path` atomically.
+PIECE = 1 << 18
+"""Floats drawn at a time while writing (1 MiB): a few reused buffers stay in the CPU's cache."""
+BUFFERS = 4
+
+
+def write(model, weights, path: str | os.PathLike) -> None:
+    """`model` plus `weights` ((name, shape, :class:`~.weights.Source`) triples) as initializers,
+    streamed to `path` atomically.
 
     Serialising hundreds of megabytes through protobuf copies them twice; the
     weights are instead written straight from numpy after the model, each as
     one more occurrence of `ModelProto.graph` holding one initializer. Protobuf
     merges repeated occurrences of a message field, so readers see one graph
-    with the initializers appended in order.
+    with the initializers appended in order. Random weights are drawn piece by
+    piece on a second thread while the previous pieces are written
+    (:func:`pieces`).
 
     The model is renamed into place complete, but not synced to disk: like a
     compiler's output it is made again from its sources by running the command
@@ -39,21 +49,82 @@ def write(model, arrays, path: str | os.PathLike) -> None:
     """
     with atomic_path(path) as temporary, open(temporary, "wb") as f:
         f.write(model.SerializeToString())
-        for name, array in arrays:
-            f.write(_initializer_frame(name, array))
-            f.write(memoryview(little_endian(array)).cast("B"))
+        for data in pieces(weights):
+            f.write(data)
+
+
+def pieces(weights) -> Iterator[memoryview]:
+    """The bytes of `weights` after the model, in order: each initializer's frame, then its values.
+
+    A drawing thread fills a few buffers in turn; each is handed back once the
+    caller has written it (numpy releases the GIL while it draws, the kernel
+    while it copies). An error on either side stops both: the drawing thread's
+    is raised here, and the caller's stops the drawing at its next piece.
+    """
+    free, ready, stop = queue.Queue(), queue.Queue(BUFFERS), threading.Event()
+    for _ in range(BUFFERS):
+        free.put(np.empty(PIECE, np.float32))
+    thread = threading.Thread(target=_draw, args=(weights, free, ready, stop), daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not None:
+            data, buffer = item
+            if isinstance(data, BaseException):
+                raise data
+            yield data
+            if buffer is not None:
+                free.put(buffer)
+    finally:
+        stop.set()
+        for _ in range(BUFFERS):
+            free.put(np.empty(0, np.float32))  # wakes a drawing thread waiting for a buffer
+        thread.join()
+
+
+def _draw(weights, free: queue.Queue, ready: queue.Queue, stop: threading.Event) -> None:
+    """The drawing thread of :func:`pieces`: (bytes, buffer to free or None) items, then None."""
+    taken: list[np.ndarray] = []
+
+    def take() -> np.ndarray:
+        taken.append(free.get())
+        return taken[-1]
+
+    try:
+        for name, shape, source in weights:
+            nbytes = 4 * math.prod(shape)
+            _put(ready, stop, _initializer_frame(name, shape, nbytes), None)
+            for piece in source.pieces(take):
+                if stop.is_set():
+                    return
+                nbytes -= piece.size * 4
+                _put(ready, stop, memoryview(little_endian(piece)).cast("B"), taken.pop() if taken else None)
+            if nbytes:
+                raise ValueError(f"{name}: the values do not fill the shape {shape}")
+        _put(ready, stop, None, None)
+    except BaseException as exc:  # noqa: BLE001 (handed to the writing thread, which raises it)
+        _put(ready, stop, exc, None)
+
+
+def _put(ready: queue.Queue, stop: threading.Event, data, buffer) -> None:
+    """Hand one item to the writer, unless it has stopped reading."""
+    while not stop.is_set():
+        try:
+            ready.put(None if data is None else (data, buffer), timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 def _field(message: str, field: str) -> int:
     return getattr(pb(), message).DESCRIPTOR.fields_by_name[field].number
 
 
-def _initializer_frame(name: str, array: np.ndarray) -> bytes:
+def _initializer_frame(name: str, shape: tuple, nbytes: int) -> bytes:
     """The bytes before the raw data: graph { initializer { name, dims, type, raw_data length } }."""
-    tensor = pb().TensorProto(name=name, dims=array.shape, data_type=DataType.FLOAT).SerializeToString()
-    tensor += _key(_field("TensorProto", "raw_data"), array.nbytes)
-    initializer = _key(_field("GraphProto", "initializer"), len(tensor) + array.nbytes) + tensor
-    return _key(_field("ModelProto", "graph"), len(initializer) + array.nbytes) + initializer
+    tensor = pb().TensorProto(name=name, dims=shape, data_type=DataType.FLOAT).SerializeToString()
+    tensor += _key(_field("TensorProto", "raw_data"), nbytes)
+    initializer = _key(_field("GraphProto", "initializer"), len(tensor) + nbytes) + tensor
+    return _key(_field("ModelProto", "graph"), len(initializer) + nbytes) + initializer
 
 
 def _key(field: int, length: int) -> bytes:
@@ -77,6 +148,9 @@ def save_external(model, path: Path) -> None:
     Only models over 2 GiB come here; onnx writes them, so they must be built on onnx's own
     classes (import onnx before building: see :func:`cnndsl.backends.onnx.compile_file`).
     """
+    import shutil
+    import tempfile
+
     import onnx
 
     path, stream = output_target(path)

@@ -25,6 +25,8 @@ import math
 import os
 import stat
 import zlib
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,31 +59,79 @@ class Generator:
 
         ("constant", v) is a layer's own start value (PReLU's 0.25), not a source choice.
         """
+        return self.source(name, init, shape, span, role)()
+
+    def source(self, name: str, init: tuple, shape: tuple, span: Span | None, role: str = "weight") -> Source:
+        """The values :meth:`draw` makes, still to be made: whole or in pieces."""
         how = init[0]
         if how == "file":
-            return load(init[1], shape, span)
+            return Source(lambda: load(init[1], shape, span))
         if how in ("zeros", "ones", "constant"):
-            return np.full(shape, {"zeros": 0.0, "ones": 1.0}.get(how, init[-1]), DTYPE)
-        rng = self.rng(name, role)
+            return Source(lambda: constant(shape, {"zeros": 0.0, "ones": 1.0}.get(how, init[-1])))
         if how == "normal":
-            return _normal(rng, shape, init[1])
+            return Source.random(shape, lambda: partial(_normal, self.rng(name, role), init[1]))
         if how == "uniform":
-            return _uniform(rng, shape, init[1])
-        fan_in, fan_out = fans(shape)
-        return _uniform(rng, shape, math.sqrt(6.0 / (fan_in if how == "he" else fan_in + fan_out)))
+            limit = init[1]
+        else:
+            fan_in, fan_out = fans(shape)
+            limit = math.sqrt(6.0 / (fan_in if how == "he" else fan_in + fan_out))
+        return Source.random(shape, lambda: partial(_uniform, self.rng(name, role), limit))
 
 
-def _normal(rng: np.random.Generator, shape: tuple, std: float) -> np.ndarray:
-    out = rng.standard_normal(shape, dtype=DTYPE)
+class Source:
+    """One tensor's values, made when asked: whole (``source()``) or streamed (``source.pieces(take)``).
+
+    A random tensor is streamed by drawing consecutive pieces of its flat values
+    from one generator into buffers `take()` hands out, the same values as one
+    draw of the whole. A writer that reuses a few small buffers so never holds
+    the weights in memory: at hundreds of megabytes, touching fresh memory costs
+    more than drawing the numbers.
+    """
+
+    def __init__(self, whole, shape: tuple | None = None, filler=None):
+        self.whole, self.shape, self.filler = whole, shape, filler
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> Source:
+        return cls(lambda: array)
+
+    @classmethod
+    def random(cls, shape: tuple, filler) -> Source:
+        """`filler()` returns a function that fills a flat float32 array with the next values of a fresh stream."""
+
+        def whole():
+            out = np.empty(shape, DTYPE)
+            filler()(out.reshape(-1))
+            return out
+
+        return cls(whole, shape, filler)
+
+    def __call__(self) -> np.ndarray:
+        return self.whole()
+
+    def pieces(self, take) -> Iterator[np.ndarray]:
+        """The values in order, flat; each random piece fills a buffer from `take()` (valid until freed)."""
+        if self.filler is None:
+            yield np.ravel(self.whole())
+            return
+        fill, left = self.filler(), math.prod(self.shape)
+        while left:
+            buffer = take()
+            piece = buffer[: min(left, buffer.size)]
+            fill(piece)
+            left -= piece.size
+            yield piece
+
+
+def _normal(rng: np.random.Generator, std: float, out: np.ndarray) -> None:
+    rng.standard_normal(out=out, dtype=DTYPE)
     out *= DTYPE(std)
-    return out
 
 
-def _uniform(rng: np.random.Generator, shape: tuple, limit: float) -> np.ndarray:
-    out = rng.random(shape, dtype=DTYPE)
+def _uniform(rng: np.random.Generator, limit: float, out: np.ndarray) -> None:
+    rng.random(out=out, dtype=DTYPE)
     out *= DTYPE(2 * limit)
     out -= DTYPE(limit)
-    return out
 
 
 def constant(shape: tuple, value: float) -> np.ndarray:
