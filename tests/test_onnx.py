@@ -488,11 +488,13 @@ STREAMED = """network T {
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """The file writer draws 1,000 floats at a time through two buffers: every tensor in many pieces."""
+    """The file writer draws 1,000 floats at a time through two buffers, and batches under 2 KB:
+    every tensor goes in many pieces, the small ones in batches."""
     from cnndsl.backends import onnx_file
 
     monkeypatch.setattr(onnx_file, "PIECE", 1000)
     monkeypatch.setattr(onnx_file, "BUFFERS", 2)
+    monkeypatch.setattr(onnx_file, "SMALL", 2048)
 
 
 def test_every_kind_of_weight_streams_to_the_values_one_draw_makes(tmp_path, small_pieces):
