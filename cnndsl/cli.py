@@ -24,9 +24,9 @@ def run() -> None:
     thread), the process ends as soon as stdout and stderr are flushed: every
     file a command writes is closed before it returns, and tearing the
     interpreter down, which frees each module and object in turn, takes 20-40 ms
-    once numpy is loaded (a tenth of a `compile`). Libraries that need their exit
-    (temporary folders, onnxruntime, ray) register a callback, and then the
-    interpreter exits as usual; logging's (Lark imports it) is run here.
+    once numpy is loaded (a tenth of a `compile`). What needs the exit registers
+    a callback (torch, ray when started, a temporary folder still open), and then
+    the interpreter exits as usual; logging's (Lark imports it) is run here.
     """
     code = main()
     if _nothing_waits():
