@@ -41,8 +41,10 @@ DARKNET19 = convs(
 )  # fmt: skip
 # yolo-voc: the trunk (without the classifier), two 3x3 convolutions, the passthrough 1x1 to 64 channels
 # whose reorg (4 * 64) joins the 1024, a 3x3 and the 1x1 head
-YOLOV2 = DARKNET19 - convs((1024, 1000, 1, 0)) + convs(
-    (1024, 1024, 3, 1), (1024, 1024, 3, 1), (512, 64, 1, 1), (4 * 64 + 1024, 1024, 3, 1), (1024, 125, 1, 0)
+YOLOV2 = (
+    DARKNET19
+    - convs((1024, 1000, 1, 0))
+    + convs((1024, 1024, 3, 1), (1024, 1024, 3, 1), (512, 64, 1, 1), (4 * 64 + 1024, 1024, 3, 1), (1024, 125, 1, 0))
 )
 YOLOV2_TINY = convs(
     (3, 16, 3, 1), (16, 32, 3, 1), (32, 64, 3, 1), (64, 128, 3, 1), (128, 256, 3, 1), (256, 512, 3, 1),

@@ -198,8 +198,10 @@ def _model(nodes, inputs, outputs, initializers=(), path=None, opset=17):
         "g",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", "C", "H", "W"]) for n in outputs],
-        [numpy_helper.from_array(np.asarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype), n)
-         for n, a in initializers],
+        [
+            numpy_helper.from_array(np.asarray(a, dtype=np.float32 if a.dtype.kind == "f" else a.dtype), n)
+            for n, a in initializers
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     if path is not None:

@@ -117,7 +117,6 @@ def test_the_private_cache_is_filled_and_used(tmp_path):
     assert run_check({"XDG_CACHE_HOME": str(tmp_path)}).returncode == 0
 
 
-
 # -- the syntax trees of files read before (cnndsl/cache.py) ----------------------------------
 
 

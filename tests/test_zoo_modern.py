@@ -193,6 +193,7 @@ MODERN_SMALL = {
     "unet_any": (37, {"bottom": [1024, 2, 2], "scores": [2, 37, 37]}),
 }
 
+
 @pytest.mark.parametrize("key", sorted(MODERN))
 def test_torchvision_params_state_and_ops(key):
     stem, overrides, name, params, state, ops = MODERN[key]

@@ -68,9 +68,7 @@ class Emitter:
         """Add one ONNX node for graph node `node`; return its output tensor name."""
         name = f"{node.name}/{suffix}" if suffix else node.name
         attrs = {key: _attribute(value) for key, value in attrs.items()}
-        self.nodes.append(
-            make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs)
-        )
+        self.nodes.append(make_node(op_type, list(inputs), [name], name=name, doc_string=str(node.span), **attrs))
         return name
 
     def constant(self, node, suffix: str, value, dtype=np.int64) -> str:

@@ -70,4 +70,3 @@ def declared_inputs(reader: CaffeReader, top: Message) -> None:
             raise located("E1243", f"input `{f.value}` has no shape", reader.path, f.line, f.column, f.width,
                           "give `input_shape { dim: 1 dim: 3 dim: 224 dim: 224 }` or four `input_dim`")  # fmt: skip
         reader.add_input(str(f.value), shape, f)
-

@@ -153,5 +153,3 @@ class Reader(Builder):
         if len(shape) != 3:
             raise self.error(f"[{kind}] needs an image input, but the layer before it gives {shape[0]} features")
         return shape
-
-

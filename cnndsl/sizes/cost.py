@@ -189,4 +189,3 @@ class Maximum:
 
     def __str__(self) -> str:
         return "max(" + ", ".join(map(str, self.parts)) + ")"
-

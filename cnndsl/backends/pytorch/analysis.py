@@ -180,4 +180,3 @@ def _term_stride(term, program, names: Names) -> list:
 
 def product(factors: list) -> str:
     return " * ".join(f"({f})" if " " in f else f for f in factors) if factors else "1"
-
