@@ -8,7 +8,7 @@ import sys
 
 from conftest import ARCHITECTURES
 
-HEAVY = ("onnx", "onnxruntime", "graphviz", "numpy", "torch", "rich")
+HEAVY = ("onnx", "onnxruntime", "graphviz", "networkx", "numpy", "torch", "rich")
 
 
 def test_report_imports_no_heavy_package(tmp_path):
